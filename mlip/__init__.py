@@ -8,10 +8,20 @@ from mlip.ase_bridge import atoms_from_system, system_from_atoms
 from mlip.neighbor_list import neighbor_list
 from mlip.types import Edges, Prediction, System, edge_vectors
 from mlip.validation import validate_system
+from mlip.models.config import ModelConfig
+from mlip.potential import Potential, build_potential, load_potential
+from mlip.calculator import MLIPCalculator
+from mlip.models.hessian import hessian
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MLIPCalculator",
+    "ModelConfig",
+    "Potential",
+    "build_potential",
+    "hessian",
+    "load_potential",
     "Edges",
     "Prediction",
     "System",

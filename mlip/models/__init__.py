@@ -1,0 +1,1 @@
+"""Models: configuration, the equivariant network, the autograd wrapper, Hessians."""

@@ -1,0 +1,109 @@
+"""``ModelConfig``: the architecture of an equivariant potential, strict and serialisable.
+
+Unknown keys, wrong types and invalid values raise :class:`~mlip.errors.ConfigError` naming
+the key, so typos never pass silently.
+
+Example:
+    >>> cfg = ModelConfig(elements=("H", "O"), cutoff=5.0, l_max=2, channels=32, n_layers=4)
+    >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
+    True
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Tuple
+
+from mlip.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of the NequIP-style model.
+
+    Attributes:
+        elements: chemical symbols the model knows, in a fixed order.
+        cutoff: radial cutoff r_c, Å.
+        l_max: highest degree of features and edge spherical harmonics (0..3).
+        channels: features per degree.
+        n_layers: interaction blocks (receptive field n_layers · cutoff).
+        n_radial_basis: Bessel functions.
+        radial_hidden, radial_layers: width and depth of the radial MLP.
+        envelope_exponent: p of the polynomial cutoff envelope (smoothness at r_c).
+        parity: True = E(3)/O(3) equivariant (reflections too); False = SE(3) only (chiral).
+        readout_hidden: width of the per-atom energy MLP.
+        avg_num_neighbors: normalisation of the neighbour sum (set from training data).
+    """
+
+    elements: Tuple[str, ...]
+    cutoff: float
+    l_max: int = 2
+    channels: int = 32
+    n_layers: int = 4
+    n_radial_basis: int = 8
+    radial_hidden: int = 64
+    radial_layers: int = 2
+    envelope_exponent: int = 6
+    parity: bool = True
+    readout_hidden: int = 16
+    avg_num_neighbors: float = 20.0
+
+    def __post_init__(self):
+        from ase.data import atomic_numbers as _z
+
+        object.__setattr__(self, "elements", tuple(self.elements))
+        if not self.elements:
+            raise ConfigError("elements: give at least one chemical symbol, e.g. ['H', 'O']")
+        for el in self.elements:
+            if el not in _z or el == "X":
+                raise ConfigError(f"elements: {el!r} is not a chemical symbol")
+        if len(set(self.elements)) != len(self.elements):
+            raise ConfigError(f"elements: duplicates in {list(self.elements)}")
+        checks = {
+            "cutoff": (self.cutoff, float, lambda v: v > 0, "> 0 Å"),
+            "l_max": (self.l_max, int, lambda v: 0 <= v <= 3, "in 0..3"),
+            "channels": (self.channels, int, lambda v: v >= 1, ">= 1"),
+            "n_layers": (self.n_layers, int, lambda v: v >= 1, ">= 1"),
+            "n_radial_basis": (self.n_radial_basis, int, lambda v: v >= 1, ">= 1"),
+            "radial_hidden": (self.radial_hidden, int, lambda v: v >= 1, ">= 1"),
+            "radial_layers": (self.radial_layers, int, lambda v: v >= 0, ">= 0"),
+            "envelope_exponent": (self.envelope_exponent, int, lambda v: v >= 2, ">= 2"),
+            "readout_hidden": (self.readout_hidden, int, lambda v: v >= 1, ">= 1"),
+            "avg_num_neighbors": (self.avg_num_neighbors, float, lambda v: v > 0, "> 0"),
+        }
+        for name, (value, typ, ok, need) in checks.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float) if typ is float else int):
+                raise ConfigError(f"{name}: expected {typ.__name__}, got {value!r}")
+            if typ is float:
+                object.__setattr__(self, name, float(value))
+            if not ok(value):
+                raise ConfigError(f"{name}: must be {need}, got {value!r}")
+        if not isinstance(self.parity, bool):
+            raise ConfigError(f"parity: expected true or false, got {self.parity!r}")
+
+    @property
+    def atomic_numbers(self) -> Tuple[int, ...]:
+        """Atomic numbers of ``elements``, same order."""
+        from ase.data import atomic_numbers as _z
+
+        return tuple(int(_z[e]) for e in self.elements)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain JSON/YAML-serialisable dict."""
+        d = dataclasses.asdict(self)
+        d["elements"] = list(self.elements)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "ModelConfig":
+        """Build from a dict; unknown or missing required keys raise ConfigError."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"model config must be a mapping, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown model config key(s) {unknown}; valid keys: {sorted(known)}")
+        for req in ("elements", "cutoff"):
+            if req not in d:
+                raise ConfigError(f"model config is missing the required key {req!r}")
+        return cls(**d)

@@ -1,0 +1,1 @@
+"""Neural-network building blocks (radial, angular, tensor product, interaction, readout)."""

@@ -1,0 +1,218 @@
+"""A saved, loadable potential: model + metadata, usable as an md force field.
+
+File format (a ``torch.save`` dict, read back with ``weights_only=True``, i.e. no pickled code):
+
+    {"format": "mlip-potential", "format_version": 1,
+     "metadata": {"mlip_version", "elements", "atomic_numbers", "cutoff_A", "dtype", "units",
+                  "created_utc", "config": ModelConfig.to_dict(), "info": {...}},
+     "state_dict": {name: tensor}}
+
+Loading checks every field and refuses missing or inconsistent metadata with a clear error.
+Files are written to a temporary name and renamed, so a crash never leaves half a file.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+from torch import nn
+
+from mlip.errors import PotentialFileError
+from mlip.models.config import ModelConfig
+from mlip.models.equivariant import EquivariantModel
+from mlip.models.force_model import ForceModel
+from mlip.types import Edges, Prediction, System
+
+FORMAT_NAME = "mlip-potential"
+FORMAT_VERSION = 1
+UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "mass": "amu", "charge": "e"}
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class Potential(nn.Module):
+    """An interatomic potential: ``potential(system, edges, compute_stress) -> Prediction``.
+
+    Satisfies md's force-field protocol (``cutoff`` in Å plus the call). Inputs are cast to
+    the potential's dtype; outputs are in eV, eV/Å, eV/Å³.
+    """
+
+    def __init__(self, config: ModelConfig, model: ForceModel, info: Optional[Dict[str, Any]] = None):
+        super().__init__()
+        self.config = config
+        self.model = model
+        self.info: Dict[str, Any] = dict(info or {})
+
+    @property
+    def cutoff(self) -> float:
+        """Interaction cutoff of one message-passing step, Å."""
+        return float(self.config.cutoff)
+
+    @property
+    def elements(self):
+        return self.config.elements
+
+    @property
+    def atomic_numbers(self):
+        return self.config.atomic_numbers
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(self, system: System, edges: Edges, compute_stress: bool = False, create_graph: bool = False) -> Prediction:
+        """Energy (eV), forces (eV/Å) and optionally stress (eV/Å³) of a batched system."""
+        dt, dev = self.dtype, self.device
+        if system.positions.dtype != dt or system.positions.device != dev:
+            system = System(
+                system.positions.to(dev, dt),
+                system.atomic_numbers.to(dev),
+                system.cell.to(dev, dt),
+                system.pbc.to(dev),
+                system.system_index.to(dev),
+            )
+            edges = Edges(edges.index.to(dev), edges.shift.to(dev))
+        return self.model(system, edges, True, compute_stress, create_graph)
+
+    def metadata(self) -> Dict[str, Any]:
+        """The metadata block written to files (JSON-serialisable)."""
+        from mlip import __version__
+
+        return {
+            "mlip_version": __version__,
+            "elements": list(self.config.elements),
+            "atomic_numbers": list(self.config.atomic_numbers),
+            "cutoff_A": float(self.config.cutoff),
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "units": dict(UNITS),
+            "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "config": self.config.to_dict(),
+            "info": dict(self.info),
+        }
+
+    def save(self, path: Union[str, os.PathLike]) -> Path:
+        """Write the potential to ``path`` atomically (temporary file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "metadata": self.metadata(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(payload, f)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+
+def build_potential(
+    config: ModelConfig,
+    dtype: torch.dtype = torch.float64,
+    device: Union[str, torch.device] = "cpu",
+    seed: int = 0,
+    info: Optional[Dict[str, Any]] = None,
+) -> Potential:
+    """A freshly initialised potential (weights N(0, 1) from a local ``torch.Generator(seed)``;
+    per-element scale 1 and shift 0 eV). Never touches the global RNG or default dtype.
+
+    Example:
+        >>> pot = build_potential(ModelConfig(elements=("Cu",), cutoff=4.0, channels=8, n_layers=2))
+        >>> pot.cutoff, pot.dtype
+        (4.0, torch.float64)
+    """
+    if dtype not in (torch.float32, torch.float64):
+        raise PotentialFileError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    model = ForceModel([EquivariantModel(config)])
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("readout.scale"):
+                p.fill_(1.0)
+            elif name.endswith("readout.shift"):
+                p.fill_(0.0)
+            else:
+                p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
+    return Potential(config, model, info).to(device=device, dtype=dtype)
+
+
+def _fail(path, why: str) -> PotentialFileError:
+    return PotentialFileError(f"{path}: {why}")
+
+
+def load_potential(
+    path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu", dtype: Optional[torch.dtype] = None
+) -> Potential:
+    """Load a potential file (or a shipped potential by name) with full metadata checks.
+
+    Args:
+        path: file path, or the name of a potential shipped in potentials/.
+        device: where to put the weights.
+        dtype: convert to this dtype (default: the dtype it was saved in).
+
+    Raises:
+        PotentialFileError: missing, corrupted, foreign, or inconsistent file.
+    """
+    p = Path(path)
+    if not p.exists():
+        from mlip.shipped import find_shipped
+
+        shipped = find_shipped(str(path))
+        if shipped is None:
+            raise PotentialFileError(f"{path}: no such file, and no shipped potential of that name")
+        p = shipped
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupted, truncated, or a pickle with code
+        raise _fail(p, f"not a readable mlip potential file (corrupted or another format): {type(exc).__name__}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise _fail(p, "not an mlip potential file (no 'format': 'mlip-potential' entry)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _fail(p, f"format version {version!r} is not supported by this mlip (reads version {FORMAT_VERSION})")
+    meta = payload.get("metadata")
+    state = payload.get("state_dict")
+    if not isinstance(meta, dict) or not isinstance(state, dict):
+        raise _fail(p, "missing 'metadata' or 'state_dict'")
+    for key in ("elements", "atomic_numbers", "cutoff_A", "dtype", "units", "config"):
+        if key not in meta:
+            raise _fail(p, f"metadata lacks {key!r}")
+    if meta["units"] != UNITS:
+        raise _fail(p, f"units {meta['units']} differ from mlip's {UNITS}")
+    try:
+        config = ModelConfig.from_dict(dict(meta["config"]))
+    except Exception as exc:
+        raise _fail(p, f"invalid model config in metadata: {exc}") from exc
+    if list(config.elements) != list(meta["elements"]) or list(config.atomic_numbers) != list(meta["atomic_numbers"]):
+        raise _fail(p, f"metadata elements {meta['elements']} disagree with the config's {list(config.elements)}")
+    if float(meta["cutoff_A"]) != float(config.cutoff):
+        raise _fail(p, f"metadata cutoff {meta['cutoff_A']} Å disagrees with the config's {config.cutoff} Å")
+    saved_dtype = _DTYPES.get(meta["dtype"])
+    if saved_dtype is None:
+        raise _fail(p, f"unknown dtype {meta['dtype']!r}")
+    pot = build_potential(config, dtype=saved_dtype, info=meta.get("info") or {})
+    expected = pot.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise _fail(p, f"weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})")
+    for k, v in state.items():
+        if v.shape != expected[k].shape:
+            raise _fail(p, f"weight {k} has shape {tuple(v.shape)}, config implies {tuple(expected[k].shape)}")
+        if v.is_floating_point() and v.dtype != saved_dtype:
+            raise _fail(p, f"weight {k} is {v.dtype} but metadata says {meta['dtype']}")
+    pot.load_state_dict(state)
+    return pot.to(device=device, dtype=dtype or saved_dtype)
