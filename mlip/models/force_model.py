@@ -58,8 +58,9 @@ class ForceModel(nn.Module):
         n_sys = cell.shape[0]
         strain: Optional[Tensor] = None
         if compute_stress:
-            strain = torch.zeros((n_sys, 3, 3), dtype=positions.dtype, device=positions.device, requires_grad=True)
-            sym = 0.5 * (strain + strain.transpose(1, 2))
+            strain_leaf = torch.zeros((n_sys, 3, 3), dtype=positions.dtype, device=positions.device).requires_grad_(True)
+            strain = strain_leaf
+            sym = 0.5 * (strain_leaf + strain_leaf.transpose(1, 2))
             positions_used = positions + torch.bmm(positions.unsqueeze(1), sym[system.system_index]).squeeze(1)
             cell = cell + torch.bmm(cell, sym)
         else:

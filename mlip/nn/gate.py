@@ -22,6 +22,7 @@ class Gate(nn.Module):
         super().__init__()
         self.channels = channels
         self.l_max = l_max
+        self.silu_gain = SILU_GAIN
         self.gate_weight = nn.Parameter(torch.empty(channels, max(l_max, 1) * channels))
         # component -> gate index (degree-1), for l >= 1
         idx = [l - 1 for l in range(1, l_max + 1) for _ in range(2 * l + 1)]
@@ -29,7 +30,7 @@ class Gate(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         scalars = x[:, :, 0]
-        out0 = torch.nn.functional.silu(scalars) * SILU_GAIN
+        out0 = torch.nn.functional.silu(scalars) * self.silu_gain
         if self.l_max == 0:
             return out0.unsqueeze(2)
         g = scalars @ (self.gate_weight / math.sqrt(self.channels))  # (N, L*C)

@@ -65,13 +65,15 @@ class RadialMLP(nn.Module):
         super().__init__()
         sizes = [n_in] + [hidden] * n_hidden_layers + [n_out]
         self.weights = nn.ParameterList([nn.Parameter(torch.empty(a, b)) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.n_layers = len(sizes) - 1
         # SiLU has second moment ~0.355 for unit-normal input: rescale to keep variance.
         self.act_gain = 1.0 / math.sqrt(0.3550)
 
     def forward(self, x: Tensor) -> Tensor:
-        n = len(self.weights)
-        for k, w in enumerate(self.weights):
+        k = 0
+        for w in self.weights:
             x = x @ (w / math.sqrt(w.shape[0]))
-            if k < n - 1:
+            k += 1
+            if k < self.n_layers:
                 x = torch.nn.functional.silu(x) * self.act_gain
         return x

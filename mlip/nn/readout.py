@@ -24,8 +24,9 @@ class AtomicEnergyReadout(nn.Module):
         self.w2 = nn.Parameter(torch.empty(hidden, 1))
         self.scale = nn.Parameter(torch.ones(n_species))
         self.shift = nn.Parameter(torch.zeros(n_species))
+        self.silu_gain = SILU_GAIN
 
     def forward(self, scalars: Tensor, species: Tensor) -> Tensor:
-        h = torch.nn.functional.silu(scalars @ (self.w1 / math.sqrt(self.w1.shape[0]))) * SILU_GAIN
+        h = torch.nn.functional.silu(scalars @ (self.w1 / math.sqrt(self.w1.shape[0]))) * self.silu_gain
         e = (h @ (self.w2 / math.sqrt(self.w2.shape[0]))).squeeze(1)
         return self.scale[species] * e + self.shift[species]
