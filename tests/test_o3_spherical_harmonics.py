@@ -112,7 +112,8 @@ def test_gram_and_change_of_basis_agree_with_e3nn():
     o3 = pytest.importorskip("e3nn.o3")
     a, b = _random_vectors(60, seed=9), _random_vectors(60, seed=10)
     for l in range(L_MAX + 1):
-        ours_a, ours_b = spherical_harmonics(l, a)[:, _block(l)], spherical_harmonics(l, b)[:, _block(l)]
+        ours_a = spherical_harmonics(l, a)[:, _block(l)]
+        ours_b = spherical_harmonics(l, b)[:, _block(l)]
         ref_a = o3.spherical_harmonics(l, a, normalize=True, normalization="component")
         ref_b = o3.spherical_harmonics(l, b, normalize=True, normalization="component")
         assert torch.allclose(ours_a @ ours_b.T, ref_a @ ref_b.T, atol=1e-11), l

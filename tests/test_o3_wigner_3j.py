@@ -83,7 +83,8 @@ def test_coupled_harmonics_are_a_positive_multiple_of_y_l3_for_even_paths_and_ze
     v = torch.randn(30, 3, generator=torch.Generator().manual_seed(2), dtype=F64)
     y = spherical_harmonics(2 * L_MAX, v)
     for l1, l2, l3 in PATHS:
-        coupled = torch.einsum("abc,na,nb->nc", wigner_3j(l1, l2, l3), y[:, _block(l1)], y[:, _block(l2)])
+        c = wigner_3j(l1, l2, l3)
+        coupled = torch.einsum("abc,na,nb->nc", c, y[:, _block(l1)], y[:, _block(l2)])
         target = y[:, _block(l3)]
         if (l1 + l2 + l3) % 2 == 1:
             assert coupled.abs().max() < 1e-12, (l1, l2, l3)

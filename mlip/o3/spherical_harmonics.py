@@ -98,7 +98,9 @@ def spherical_harmonics(l_max: int, vectors: Tensor, normalize: bool = True) -> 
             f"spherical_harmonics: vectors must have shape (..., 3), got {list(vectors.shape)}"
         )
     if not vectors.is_floating_point():
-        raise ValueError(f"spherical_harmonics: vectors must be floating point, got {vectors.dtype}")
+        raise ValueError(
+            f"spherical_harmonics: vectors must be floating point, got {vectors.dtype}"
+        )
 
     x = vectors[..., 0]
     y = vectors[..., 1]

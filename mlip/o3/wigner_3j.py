@@ -55,7 +55,8 @@ def _three_j_symbol(j1: int, j2: int, j3: int, m1: int, m2: int, m3: int) -> flo
         fact(j1 + j2 - j3) * fact(j1 - j2 + j3) * fact(-j1 + j2 + j3), fact(j1 + j2 + j3 + 1)
     )
     prefactor_sq = triangle * (
-        fact(j1 + m1) * fact(j1 - m1) * fact(j2 + m2) * fact(j2 - m2) * fact(j3 + m3) * fact(j3 - m3)
+        fact(j1 + m1) * fact(j1 - m1) * fact(j2 + m2) * fact(j2 - m2)
+        * fact(j3 + m3) * fact(j3 - m3)
     )
     sign = (-1) ** (j1 - j2 - m3) * (1 if series > 0 else -1)
     return sign * math.sqrt(float(prefactor_sq * series * series))
@@ -88,7 +89,9 @@ def _wigner_3j_float64(l1: int, l2: int, l3: int) -> Tensor:
                 value = _three_j_symbol(l1, l2, l3, m1, m2, m3)
                 if value != 0.0:
                     symbols[(m1 + l1, m2 + l2, m3 + l3)] = value
-    rows1, rows2, rows3 = _complex_to_real_rows(l1), _complex_to_real_rows(l2), _complex_to_real_rows(l3)
+    rows1 = _complex_to_real_rows(l1)
+    rows2 = _complex_to_real_rows(l2)
+    rows3 = _complex_to_real_rows(l3)
     phase = (-1j) ** (l1 + l2 + l3)
     real: List[List[List[float]]] = []
     leftover = 0.0
