@@ -1,0 +1,105 @@
+"""Benchmark worker: a randomly initialised MACE (mace-torch 0.3.x) through its ASE calculator.
+
+Run with the MACE venv's python (see setup_peer_venvs.sh), one core, e.g.::
+
+    taskset -c 0 /tmp/peers/mace/bin/python benchmarks/peers/worker_mace.py --system cu500
+
+Prints one JSON line. The model has the shape of MACE-MP-0 "small" (89 elements, 128x0e
+hidden, max_ell 3, correlation 3, 2 residual interactions, radial MLP [64, 64, 64],
+8 Bessels, r_max 6 Å; ~3.85M parameters), built directly from ``ScaleShiftMACE`` with
+random weights: no checkpoint can be downloaded here.
+
+Importing mace sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 process-wide, which is one reason
+each peer runs in a process of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_systems  # noqa: E402
+
+R_MAX_A = 6.0
+N_ELEMENTS = 89  # Z = 1..89, as MACE-MP-0
+AVG_NUM_NEIGHBORS = 60.0  # only normalises the message sums
+
+
+def build_mace_mp_small_shape(dtype: str, seed: int):
+    """A ScaleShiftMACE with MACE-MP-0-small hyperparameters and random weights, eval mode."""
+    import numpy as np
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    previous_default = torch.get_default_dtype()
+    torch.set_default_dtype(torch_dtype)  # MACE builds its buffers in the default dtype
+    try:
+        torch.manual_seed(seed)
+        model = modules.ScaleShiftMACE(
+            r_max=R_MAX_A,
+            num_bessel=8,
+            num_polynomial_cutoff=5,
+            max_ell=3,
+            interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+            interaction_cls_first=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+            num_interactions=2,
+            num_elements=N_ELEMENTS,
+            hidden_irreps=o3.Irreps("128x0e"),
+            MLP_irreps=o3.Irreps("16x0e"),
+            atomic_energies=np.zeros(N_ELEMENTS),
+            avg_num_neighbors=AVG_NUM_NEIGHBORS,
+            atomic_numbers=list(range(1, N_ELEMENTS + 1)),
+            correlation=3,
+            gate=modules.gate_dict["silu"],
+            radial_MLP=[64, 64, 64],
+            atomic_inter_scale=1.0,
+            atomic_inter_shift=0.0,
+        )
+    finally:
+        torch.set_default_dtype(previous_default)
+    return model.to(torch_dtype).eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    bench_systems.add_common_arguments(parser)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+
+    import mace
+    from mace.calculators import MACECalculator
+
+    model = build_mace_mp_small_shape(args.dtype, args.seed)
+    calc = MACECalculator(models=model, device="cpu", default_dtype=args.dtype)
+    atoms = bench_systems.build_system(args.system)
+    result = bench_systems.time_energy_forces(atoms, calc, args.repeats, args.warmups)
+    bench_systems.emit(
+        {
+            "model": "mace",
+            "version": mace.__version__,
+            "torch": torch.__version__,
+            "system": args.system,
+            "n_atoms": len(atoms),
+            "dtype": args.dtype,
+            "cutoff_A": R_MAX_A,
+            "n_params": sum(p.numel() for p in model.parameters()),
+            "threads": torch.get_num_threads(),
+            **result,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
