@@ -28,7 +28,8 @@ MIN_DISTANCE_A = 0.1
 
 class MLIPCalculator(Calculator):
     """ASE calculator: energy, free_energy (eV), energies (eV/atom), forces (eV/Å), stress
-    (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign; needs a periodic direction).
+    (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign; needs a periodic direction). For a committee
+    potential, ``calc.results`` also holds ``energy_std`` (eV) and ``forces_std`` (n_atoms,) eV/Å.
 
     Args:
         potential_or_path: a :class:`~mlip.potential.Potential`, a file path, or a shipped name.
@@ -65,7 +66,12 @@ class MLIPCalculator(Calculator):
             raise PropertyNotImplementedError("stress needs a periodic cell (set atoms.pbc and a cell)")
         edges = neighbor_list(system, pot.cutoff, backend=self.neighbor_backend)
         check_min_distance(system, edges, MIN_DISTANCE_A)
-        pred = pot(system, edges, compute_stress=periodic)
+        if pot.committee_size > 1:
+            pred, energy_std, forces_std = pot.predict_with_uncertainty(system, edges, compute_stress=periodic)
+            self.results["energy_std"] = float(energy_std[0])
+            self.results["forces_std"] = forces_std.detach().cpu().double().numpy()
+        else:
+            pred = pot(system, edges, compute_stress=periodic)
         self.results["energy"] = float(pred.energy[0])
         self.results["free_energy"] = self.results["energy"]
         self.results["energies"] = pred.atomic_energies.detach().cpu().double().numpy()

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mlip.errors import PotentialFileError
+from mlip.models.committee import CommitteeMean
 from mlip.models.config import ModelConfig
 from mlip.models.equivariant import EquivariantModel
 from mlip.models.force_model import ForceModel
@@ -60,6 +61,31 @@ class Potential(nn.Module):
         return self.config.atomic_numbers
 
     @property
+    def committee_size(self) -> int:
+        """Number of committee members (1 for a single model)."""
+        learned = self.model.terms[0]
+        return int(learned.n_members) if isinstance(learned, CommitteeMean) else 1
+
+    def predict_with_uncertainty(self, system: System, edges: Edges, compute_stress: bool = False):
+        """Mean prediction plus committee spread: ``(Prediction, energy_std (n_systems,) eV,
+        forces_std (n_atoms,) eV/Å)``, where forces_std = sqrt(Σ_xyz var(F_i)) per atom.
+        For a single model the spreads are zero."""
+        system, edges = _cast(system, self.dtype, self.device), _edges_to(edges, self.device)
+        mean = self.forward(system, edges, compute_stress)
+        learned = self.model.terms[0]
+        if not isinstance(learned, CommitteeMean):
+            return mean, torch.zeros_like(mean.energy), torch.zeros_like(mean.forces[:, 0])
+        others = list(self.model.terms)[1:]
+        energies, forces = [], []
+        for member in learned.members:
+            p = ForceModel([member] + others)(system, edges, True, False, False)
+            energies.append(p.energy)
+            forces.append(p.forces)
+        e = torch.stack(energies)
+        f = torch.stack(forces)
+        return mean, e.std(dim=0, unbiased=False), f.var(dim=0, unbiased=False).sum(dim=1).sqrt()
+
+    @property
     def dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
 
@@ -71,14 +97,8 @@ class Potential(nn.Module):
         """Energy (eV), forces (eV/Å) and optionally stress (eV/Å³) of a batched system."""
         dt, dev = self.dtype, self.device
         if system.positions.dtype != dt or system.positions.device != dev:
-            system = System(
-                system.positions.to(dev, dt),
-                system.atomic_numbers.to(dev),
-                system.cell.to(dev, dt),
-                system.pbc.to(dev),
-                system.system_index.to(dev),
-            )
-            edges = Edges(edges.index.to(dev), edges.shift.to(dev))
+            system = _cast(system, dt, dev)
+            edges = _edges_to(edges, dev)
         return self.model(system, edges, True, compute_stress, create_graph)
 
     def metadata(self) -> Dict[str, Any]:
@@ -94,6 +114,7 @@ class Potential(nn.Module):
             "units": dict(UNITS),
             "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "config": self.config.to_dict(),
+            "committee_size": self.committee_size,
             "info": dict(self.info),
         }
 
@@ -125,6 +146,7 @@ def build_potential(
     device: Union[str, torch.device] = "cpu",
     seed: int = 0,
     info: Optional[Dict[str, Any]] = None,
+    committee_size: int = 1,
 ) -> Potential:
     """A freshly initialised potential (weights N(0, 1) from a local ``torch.Generator(seed)``;
     per-element scale 1 and shift 0 eV). Never touches the global RNG or default dtype.
@@ -136,7 +158,10 @@ def build_potential(
     """
     if dtype not in (torch.float32, torch.float64):
         raise PotentialFileError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    model = ForceModel([EquivariantModel(config)])
+    if committee_size < 1:
+        raise PotentialFileError(f"committee_size must be >= 1, got {committee_size}")
+    learned = EquivariantModel(config) if committee_size == 1 else CommitteeMean([EquivariantModel(config) for _ in range(committee_size)])
+    model = ForceModel([learned])
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -147,6 +172,20 @@ def build_potential(
             else:
                 p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
     return Potential(config, model, info).to(device=device, dtype=dtype)
+
+
+def _cast(system: System, dtype: torch.dtype, device: torch.device) -> System:
+    return System(
+        system.positions.to(device, dtype),
+        system.atomic_numbers.to(device),
+        system.cell.to(device, dtype),
+        system.pbc.to(device),
+        system.system_index.to(device),
+    )
+
+
+def _edges_to(edges: Edges, device: torch.device) -> Edges:
+    return Edges(edges.index.to(device), edges.shift.to(device))
 
 
 def _fail(path, why: str) -> PotentialFileError:
@@ -203,7 +242,10 @@ def load_potential(
     saved_dtype = _DTYPES.get(meta["dtype"])
     if saved_dtype is None:
         raise _fail(p, f"unknown dtype {meta['dtype']!r}")
-    pot = build_potential(config, dtype=saved_dtype, info=meta.get("info") or {})
+    committee_size = meta.get("committee_size", 1)
+    if not isinstance(committee_size, int) or committee_size < 1:
+        raise _fail(p, f"invalid committee_size {committee_size!r}")
+    pot = build_potential(config, dtype=saved_dtype, info=meta.get("info") or {}, committee_size=committee_size)
     expected = pot.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))

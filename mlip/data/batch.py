@@ -1,0 +1,91 @@
+"""Graphs (frames with cached neighbour lists) and their collation into training batches."""
+from __future__ import annotations
+
+from typing import Iterator, List, NamedTuple, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mlip.data.frames import Frame
+from mlip.neighbor_list import neighbor_list
+from mlip.types import Edges, System
+
+
+class Batch(NamedTuple):
+    """A collated batch: inputs plus reference labels and masks (mlip units).
+
+    ``energy_mask``/``stress_mask`` are per system, ``forces_mask`` per atom; masked-out
+    labels are zero-filled and contribute nothing to the loss.
+    """
+
+    system: System
+    edges: Edges
+    energy: Tensor
+    energy_mask: Tensor
+    forces: Tensor
+    forces_mask: Tensor
+    stress: Tensor
+    stress_mask: Tensor
+    weight: Tensor
+    n_atoms: Tensor
+
+
+class Graph(NamedTuple):
+    """A frame with its neighbour list (computed once, at the frame's positions)."""
+
+    frame: Frame
+    index: np.ndarray  # (2, n_edges) int64
+    shift: np.ndarray  # (n_edges, 3) int64
+
+
+def build_graphs(frames: Sequence[Frame], cutoff: float) -> List[Graph]:
+    """Neighbour lists (cutoff in Å) of every frame, computed once."""
+    out = []
+    for f in frames:
+        system = System(
+            torch.from_numpy(f.positions),
+            torch.from_numpy(f.numbers),
+            torch.from_numpy(f.cell).unsqueeze(0),
+            torch.from_numpy(f.pbc).unsqueeze(0),
+            torch.zeros(f.n_atoms, dtype=torch.int64),
+        )
+        e = neighbor_list(system, cutoff)
+        out.append(Graph(f, e.index.numpy(), e.shift.numpy()))
+    return out
+
+
+def collate(graphs: Sequence[Graph], dtype: torch.dtype, device="cpu") -> Batch:
+    """Concatenate graphs into one :class:`Batch` (edges offset by atom counts)."""
+    frames = [g.frame for g in graphs]
+    counts = np.array([f.n_atoms for f in frames], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_sys = len(frames)
+    t = lambda a, dt=dtype: torch.as_tensor(np.asarray(a), dtype=dt, device=device)
+    system = System(
+        positions=t(np.concatenate([f.positions for f in frames])),
+        atomic_numbers=t(np.concatenate([f.numbers for f in frames]), torch.int64),
+        cell=t(np.stack([f.cell for f in frames])),
+        pbc=t(np.stack([f.pbc for f in frames]), torch.bool),
+        system_index=t(np.repeat(np.arange(n_sys), counts), torch.int64),
+    )
+    index = np.concatenate([g.index + o for g, o in zip(graphs, offsets)], axis=1)
+    shift = np.concatenate([g.shift for g in graphs], axis=0)
+    edges = Edges(t(index, torch.int64), t(shift, torch.int64))
+    energy = t([f.energy if f.energy is not None else 0.0 for f in frames])
+    energy_mask = t([f.energy is not None for f in frames], torch.bool)
+    forces = t(np.concatenate([f.forces if f.forces is not None else np.zeros((f.n_atoms, 3)) for f in frames]))
+    forces_mask = t(np.repeat([f.forces is not None for f in frames], counts), torch.bool)
+    stress = t(np.stack([f.stress if f.stress is not None else np.zeros((3, 3)) for f in frames]))
+    stress_mask = t([f.stress is not None for f in frames], torch.bool)
+    weight = t([f.weight for f in frames])
+    return Batch(system, edges, energy, energy_mask, forces, forces_mask, stress, stress_mask, weight, t(counts, torch.int64))
+
+
+def iterate_batches(
+    graphs: Sequence[Graph], batch_size: int, dtype: torch.dtype, shuffle: bool, generator: Optional[torch.Generator] = None, device="cpu"
+) -> Iterator[Batch]:
+    """Batches of ``batch_size`` graphs; the order is shuffled with ``generator`` if asked."""
+    order = torch.randperm(len(graphs), generator=generator).tolist() if shuffle else list(range(len(graphs)))
+    for k in range(0, len(order), batch_size):
+        yield collate([graphs[i] for i in order[k : k + batch_size]], dtype, device)

@@ -1,0 +1,25 @@
+"""Committee of models: the mean atomic energy is one energy term, so forces of the mean come
+from one backward pass; the spread (uncertainty) needs one backward pass per member."""
+from __future__ import annotations
+
+from typing import List
+
+import torch
+from torch import Tensor, nn
+
+from mlip.types import Edges, System
+
+
+class CommitteeMean(nn.Module):
+    """Atomic energies (n_atoms,) eV averaged over ``members`` (each ``(system, edges) -> (n_atoms,)``)."""
+
+    def __init__(self, members: List[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.n_members = len(members)
+
+    def forward(self, system: System, edges: Edges) -> Tensor:
+        total = torch.zeros_like(system.positions[:, 0])
+        for m in self.members:
+            total = total + m(system, edges)
+        return total / self.n_members

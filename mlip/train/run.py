@@ -1,0 +1,73 @@
+"""``train(config)``: data -> (committee of) trained potential(s) -> test-set report.
+
+Output directory layout::
+
+    out/best.pt              the trained potential (committee if committee_size > 1)
+    out/metrics.csv          per-epoch metrics (single model) or out/member_k/metrics.csv
+    out/checkpoint.pt        resumable state (or out/member_k/checkpoint.pt)
+    out/config.yaml          the resolved configuration
+    out/test_metrics.json    errors of best.pt on the test split
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import torch
+import yaml
+
+from mlip.potential import Potential, build_potential, load_potential
+from mlip.train.checkpoint import atomic_write_bytes
+from mlip.train.config import TrainConfig
+from mlip.train.metrics import evaluate
+from mlip.train.setup import DTYPES, initial_potential, prepare_data
+from mlip.train.trainer import BEST, CHECKPOINT, Trainer
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: Optional[Callable[[Dict], None]] = None) -> Path:
+    """Train as configured; with ``resume`` continue from the checkpoints in ``cfg.output``.
+
+    Returns the path of the best potential (``output/best.pt``).
+    """
+    out = Path(cfg.output)
+    data = prepare_data(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
+    n = cfg.training.committee_size
+    member_paths = []
+    for k in range(n):
+        member_dir = out if n == 1 else out / f"member_{k}"
+        pot = initial_potential(cfg, data, member=k)
+        trainer = Trainer(cfg, data, pot, member_dir, member=k)
+        if resume and (member_dir / CHECKPOINT).exists():
+            trainer.resume()
+            if (member_dir / BEST).exists() and trainer.epoch >= cfg.training.epochs:
+                member_paths.append(member_dir / BEST)
+                continue
+        member_paths.append(trainer.run(progress))
+    best = out / BEST
+    if n > 1:
+        members = [load_potential(p) for p in member_paths]
+        committee = assemble_committee(members)
+        committee.save(best)
+    final = load_potential(best)
+    report = {"n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test)}
+    if data.test:
+        report.update(evaluate(final, data.test, cfg.training.batch_size))
+    atomic_write_bytes(out / "test_metrics.json", json.dumps(report, indent=2).encode())
+    return best
+
+
+def assemble_committee(members) -> Potential:
+    """One committee potential from single-model potentials with identical configs."""
+    cfg = members[0].config
+    if any(m.config != cfg for m in members):
+        raise ValueError("committee members must share one model config")
+    if any(m.committee_size != 1 for m in members):
+        raise ValueError("committee members must be single models")
+    pot = build_potential(cfg, dtype=members[0].dtype, committee_size=len(members), info={"members": len(members)})
+    with torch.no_grad():
+        for k, m in enumerate(members):
+            pot.model.terms[0].members[k].load_state_dict(m.model.terms[0].state_dict())
+    return pot

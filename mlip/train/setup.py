@@ -1,0 +1,105 @@
+"""From a TrainConfig to graphs and a potential ready to train (statistics from training data)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import torch
+
+from mlip.data import DataKeys, DatasetStatistics, Graph, build_graphs, check_frame, compute_statistics, read_frames, split_frames
+from mlip.errors import ConfigError
+from mlip.models.config import ModelConfig
+from mlip.potential import Potential, build_potential, load_potential
+from mlip.train.config import TrainConfig
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class PreparedData:
+    train: List[Graph]
+    valid: List[Graph]
+    test: List[Graph]
+    statistics: DatasetStatistics
+    model_config: ModelConfig
+
+
+def prepare_data(cfg: TrainConfig) -> PreparedData:
+    """Read, split (seeded), and build neighbour lists; statistics from the training split only."""
+    keys = DataKeys.from_dict(dict(cfg.data.keys))
+    frames = read_frames(cfg.data.train, keys)
+    n_valid = 0 if cfg.data.valid else cfg.data.n_valid
+    n_test = 0 if cfg.data.test else cfg.data.n_test
+    train, valid, test = split_frames(frames, n_valid, n_test, cfg.data.split_seed)
+    if cfg.data.valid:
+        valid = read_frames(cfg.data.valid, keys)
+    if cfg.data.test:
+        test = read_frames(cfg.data.test, keys)
+    if cfg.data.n_train is not None:
+        if cfg.data.n_train > len(train):
+            raise ConfigError(f"data.n_train={cfg.data.n_train} but only {len(train)} training frames are available")
+        train = train[: cfg.data.n_train]
+    if cfg.training.loss_config.forces_weight > 0:
+        missing = [f.source for f in train + valid + test if f.forces is None]
+        if missing:
+            raise ConfigError(
+                f"the loss uses forces (forces_weight > 0) but {len(missing)} frame(s) have none, "
+                f"e.g. {missing[0]}; set data.keys.forces to the right key or forces_weight: 0"
+            )
+    model_cfg = _model_config(cfg, train + valid + test)
+    for f in train + valid + test:
+        check_frame(f, model_cfg.atomic_numbers)
+    tr, va, te = (build_graphs(x, model_cfg.cutoff) for x in (train, valid, test))
+    stats = compute_statistics(tr, model_cfg.atomic_numbers)
+    if "avg_num_neighbors" not in cfg.model and not cfg.training.init_from:
+        model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "avg_num_neighbors": stats.avg_num_neighbors})
+    return PreparedData(tr, va, te, stats, model_cfg)
+
+
+def _model_config(cfg: TrainConfig, frames) -> ModelConfig:
+    """Elements are those present in any split (statistics still come from training only)."""
+    from ase.data import chemical_symbols
+
+    present = sorted({int(z) for f in frames for z in f.numbers})
+    if cfg.training.init_from:
+        base = load_potential(cfg.training.init_from).config
+        new = [chemical_symbols[z] for z in present if z not in base.atomic_numbers]
+        if new:
+            raise ConfigError(
+                f"fine-tuning cannot add elements {new}: {cfg.training.init_from} knows only {list(base.elements)}; "
+                "train a new model (or one whose elements include them)"
+            )
+        if cfg.model and ModelConfig.from_dict({**base.to_dict(), **cfg.model}) != base:
+            raise ConfigError("model: must be empty or identical to the fine-tuned potential's config when training.init_from is set")
+        return base
+    d = dict(cfg.model)
+    d.setdefault("elements", [chemical_symbols[z] for z in present])
+    if "cutoff" not in d:
+        raise ConfigError("model.cutoff: give the radial cutoff in Å")
+    return ModelConfig.from_dict(d)
+
+
+def initial_potential(cfg: TrainConfig, data: PreparedData, member: int = 0) -> Potential:
+    """A new potential with per-element shifts (eV) and scale (force RMS) from training data,
+    or the fine-tuning start point with the requested parameters frozen."""
+    dtype = DTYPES[cfg.training.dtype]
+    if cfg.training.init_from:
+        pot = load_potential(cfg.training.init_from, dtype=dtype, device=cfg.training.device)
+    else:
+        pot = build_potential(data.model_config, dtype=dtype, device=cfg.training.device, seed=cfg.training.seed + 1000 * member)
+        readout = pot.model.terms[0].readout
+        with torch.no_grad():
+            zs = data.model_config.atomic_numbers
+            readout.shift.copy_(torch.tensor([data.statistics.atomic_energies_eV[z] for z in zs], dtype=dtype))
+            readout.scale.fill_(max(data.statistics.force_rms_eV_per_A, 1e-3))
+    frozen = 0
+    for name, p in pot.named_parameters():
+        if any(name.startswith(prefix) for prefix in cfg.training.freeze):
+            p.requires_grad_(False)
+            frozen += 1
+    if cfg.training.freeze and frozen == 0:
+        raise ConfigError(
+            f"training.freeze {list(cfg.training.freeze)} matches no parameter; names look like "
+            f"{[n for n, _ in pot.named_parameters()][:4]}"
+        )
+    return pot
