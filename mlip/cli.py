@@ -1,0 +1,133 @@
+"""The ``mlip`` command line: thin wrappers over the Python API.
+
+    mlip train CONFIG.yaml [--resume]
+    mlip eval POTENTIAL DATA [--energy-key K --forces-key K --stress-key K --energy-unit U] [--plot PNG]
+    mlip md --potential P --structure FILE [--ensemble nve|langevin|bussi|nose-hoover] ... (see mlip md -h)
+    mlip export POTENTIAL --lammps OUT
+    mlip list                      shipped potentials
+
+Errors the user can fix are printed as one line ``mlip: error: ...`` with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from mlip.errors import MLIPError
+
+
+def _train(args) -> int:
+    from mlip.train import TrainConfig, train
+
+    cfg = TrainConfig.from_yaml(args.config)
+
+    def show(row):
+        cols = [f"epoch {row['epoch']:>4}", f"loss {row['train_loss']:.4g}", f"valid {row['valid_loss']:.4g}"]
+        for key, short in (("valid_energy_mae_meV/atom", "E MAE meV/atom"), ("valid_forces_mae_meV/A", "F MAE meV/Å")):
+            if key in row:
+                cols.append(f"{short} {row[key]:.3g}")
+        print("  ".join(cols), flush=True)
+
+    best = train(cfg, resume=args.resume, progress=show if cfg.training.progress else None)
+    print(f"best potential: {best}")
+    return 0
+
+
+def _eval(args) -> int:
+    import torch
+
+    from mlip.data import DataKeys, build_graphs, read_frames
+    from mlip.potential import load_potential
+    from mlip.train.metrics import evaluate
+    from mlip.train.parity_plot import write_parity_plot
+
+    pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None)
+    keys = DataKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key, energy_unit=args.energy_unit)
+    frames = read_frames(args.data, keys)
+    from mlip.data import check_frame
+
+    for f in frames:
+        check_frame(f, pot.atomic_numbers)
+    m = evaluate(pot, build_graphs(frames, pot.cutoff), args.batch_size, keep_values=True)
+    values = m.pop("_values")
+    print(f"{args.data}: {len(frames)} frames, potential {args.potential}")
+    print(f"{'quantity':<10}{'MAE':>12}{'RMSE':>12}  unit")
+    for q, unit in (("energy", "meV/atom"), ("forces", "meV/A"), ("stress", "meV/A3")):
+        if f"{q}_mae_{unit}" in m:
+            print(f"{q:<10}{m[f'{q}_mae_{unit}']:>12.4g}{m[f'{q}_rmse_{unit}']:>12.4g}  {unit.replace('A', 'Å')}")
+    if args.plot:
+        print(f"parity plot: {write_parity_plot(values, args.plot, title=str(args.data))}")
+    return 0
+
+
+def _md(args) -> int:
+    from md.cli_run import main_from_namespace
+
+    return main_from_namespace(args)
+
+
+def _export(args) -> int:
+    from mlip.export import export_lammps
+    from mlip.potential import load_potential
+
+    out = export_lammps(load_potential(args.potential), args.lammps)
+    print(f"LAMMPS model written: {out}")
+    return 0
+
+
+def _list(args) -> int:
+    from mlip.shipped import list_shipped
+
+    for name in list_shipped():
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlip", description="Train equivariant interatomic potentials and run MD.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a potential from a YAML config")
+    t.add_argument("config")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output directory")
+    t.set_defaults(func=_train)
+    e = sub.add_parser("eval", help="error table and parity plot of a potential on a data file")
+    e.add_argument("potential")
+    e.add_argument("data")
+    e.add_argument("--energy-key", default="energy")
+    e.add_argument("--forces-key", default="forces")
+    e.add_argument("--stress-key", default="stress")
+    e.add_argument("--energy-unit", default="eV")
+    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--float64", action="store_true", help="evaluate in float64")
+    e.add_argument("--plot", default=None, help="write a parity plot PNG here")
+    e.set_defaults(func=_eval)
+    m = sub.add_parser("md", help="run molecular dynamics with a potential")
+    try:
+        from md.cli_run import add_arguments
+    except ImportError:  # md not installed: keep the rest of the CLI usable
+        add_arguments = None
+    if add_arguments is not None:
+        add_arguments(m)
+    m.set_defaults(func=_md)
+    x = sub.add_parser("export", help="export a potential for LAMMPS (pair_style mlip)")
+    x.add_argument("potential")
+    x.add_argument("--lammps", required=True, help="output model file")
+    x.set_defaults(func=_export)
+    ls = sub.add_parser("list", help="list shipped potentials")
+    ls.set_defaults(func=_list)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MLIPError as exc:
+        print(f"mlip: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
