@@ -1,0 +1,93 @@
+"""What every integrator provides, and the two moves they are built from (kick and drift).
+
+An integrator is a small frozen dataclass of parameters (``timestep_fs`` and, for a
+thermostat, ``temperature_K`` …) whose methods delegate to the pure module-level functions
+``init``, ``step`` and ``conserved_energy_eV`` of its file. The unit conversion eV/Å → Å/fs²
+happens in :func:`kick` only (through ``State.acceleration``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from mlip.errors import ConfigError
+
+from md.forcefield import ForceField, evaluate
+from md.state import State
+
+
+@runtime_checkable
+class Integrator(Protocol):
+    """The interface :func:`md.run` drives.
+
+    Attributes:
+        name: the ensemble name (``"nve"``, ``"langevin"``, ``"bussi"``, ``"nose-hoover"``).
+        timestep_fs: time step, fs.
+        shadow_applies: True when the dynamics is velocity Verlet on a Hamiltonian, so the
+            shadow-Hamiltonian monitor is meaningful.
+    """
+
+    name: str
+    timestep_fs: float
+    shadow_applies: bool
+
+    def init(self, state: State) -> State:
+        """Attach the extended variables (thermostat, reservoir) to a fresh state."""
+
+    def step(self, state: State, forcefield: ForceField, compute_stress: bool = False) -> State:
+        """One time step; returns a new state."""
+
+    def conserved_energy_eV(self, state: State) -> float:
+        """The quantity this dynamics conserves (eV): H in NVE, H + thermostat energy in NVT."""
+
+    def parameters(self) -> Dict[str, Any]:
+        """Plain-data parameters (checkpoints check that a restart uses the same ones)."""
+
+    def extended_to_dict(self, extended: Any) -> Dict[str, Tensor]:
+        """Extended variables as a dict of tensors (for checkpoints)."""
+
+    def extended_from_dict(self, data: Dict[str, Tensor]) -> Any:
+        """Inverse of :meth:`extended_to_dict`."""
+
+
+def check_positive(name: str, value: float, unit: str) -> float:
+    """``value`` as float, or a ConfigError naming the parameter, its unit and the fix."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number ({unit}), got {value!r}") from None
+    if not (value > 0.0 and math.isfinite(value)):
+        raise ConfigError(f"{name} must be a finite number > 0 {unit}, got {value}")
+    return value
+
+
+def kick(velocities: Tensor, forces: Tensor, acceleration: Tensor, dt_fs: float) -> Tensor:
+    """v + dt · F/m (Å/fs): forces eV/Å, ``acceleration`` the (n_atoms, 1) factor from State."""
+    return torch.addcmul(velocities, forces, acceleration, value=dt_fs)
+
+
+def drift(positions: Tensor, velocities: Tensor, dt_fs: float) -> Tensor:
+    """r + dt · v (Å)."""
+    return torch.add(positions, velocities, alpha=dt_fs)
+
+
+def moved(state: State, positions: Tensor, velocities: Tensor, forcefield: ForceField,
+          compute_stress: bool, timestep_fs: float) -> State:
+    """The state one step later at new ``positions``: forces and energy re-evaluated,
+    step and time advanced; ``velocities`` are stored as given (before the final kick)."""
+    system = state.system._replace(positions=positions)
+    result = evaluate(forcefield, system, state.neighbors, compute_stress)
+    return state.replace(system=system, velocities=velocities, forces=result.forces,
+                         potential_energy=result.energy, stress=result.stress,
+                         neighbors=result.neighbors, step=state.step + 1,
+                         time_fs=state.time_fs + timestep_fs)
+
+
+def clone_generator(rng: torch.Generator) -> torch.Generator:
+    """A copy of ``rng`` in the same state (drawing from it leaves ``rng`` untouched)."""
+    copy = torch.Generator(device=rng.device)
+    copy.set_state(rng.get_state())
+    return copy

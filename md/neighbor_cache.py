@@ -1,0 +1,104 @@
+"""Neighbour lists reused across MD steps with a Verlet skin.
+
+The list is built with radius ``cutoff_A + skin_A`` and rebuilt only when some atom has moved
+more than ``skin_A / 2`` since the last build. Displacements are measured on UNWRAPPED
+positions, so periodic wrapping can never hide a move. Every step the cached edges are
+filtered to the exact cutoff (same distance formula, same sorted order as a fresh build), so
+the skin never changes which pairs a force field sees, and forces are bit-identical with
+and without skin.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Tuple
+
+import torch
+from torch import Tensor
+
+from mlip.errors import ConfigError
+from mlip.neighbor_list import neighbor_list
+from mlip.types import Edges, System, empty_edges
+
+#: Extra radius (Å) added to every build so that a pair exactly at the cutoff is decided by
+#: our own distance test, never by the list builder's rounding.
+_BUILD_MARGIN_A = 1e-6
+
+
+class NeighborState(NamedTuple):
+    """Cached neighbour list (immutable; part of :class:`md.State` and of checkpoints).
+
+    Attributes:
+        cutoff_A: the force field's interaction radius, Å (0: no edges needed).
+        skin_A: extra radius of the cached list, Å.
+        edges: edges within ``cutoff_A + skin_A`` at the last build.
+        offsets: (n_edges, 3) image offsets ``shift @ cell`` of those edges, Å.
+        reference_positions: unwrapped positions at the last build, Å.
+        reference_cell: cell at the last build, Å.
+        n_builds: how many times the list was built so far.
+        backend: neighbour-list backend passed to :func:`mlip.neighbor_list.neighbor_list`.
+    """
+
+    cutoff_A: float
+    skin_A: float
+    edges: Edges
+    offsets: Tensor
+    reference_positions: Tensor
+    reference_cell: Tensor
+    n_builds: int
+    backend: str
+
+
+def build(system: System, cutoff_A: float, skin_A: float, n_builds: int = 0,
+          backend: str = "matscipy") -> NeighborState:
+    """Build the cached list at ``system.positions`` with radius cutoff + skin (Å)."""
+    if not cutoff_A >= 0.0:
+        raise ConfigError(f"the force field cutoff must be >= 0 Å, got {cutoff_A}")
+    if not skin_A >= 0.0:
+        raise ConfigError(f"skin_A must be >= 0 Å, got {skin_A}; use 0 to rebuild every step")
+    positions = system.positions.detach()
+    if cutoff_A == 0.0:
+        edges = empty_edges(positions.device)
+    else:
+        edges = neighbor_list(system, cutoff_A + skin_A + _BUILD_MARGIN_A, backend=backend)
+    offsets = _image_offsets(system, edges)
+    return NeighborState(float(cutoff_A), float(skin_A), edges, offsets, positions,
+                         system.cell.detach(), n_builds + 1, backend)
+
+
+def needs_rebuild(neighbors: NeighborState, system: System) -> bool:
+    """True when an atom moved more than skin/2 (unwrapped) or the cell changed."""
+    if neighbors.cutoff_A == 0.0:
+        return False
+    if not torch.equal(system.cell, neighbors.reference_cell):
+        return True
+    moved = system.positions.detach() - neighbors.reference_positions
+    return bool((moved * moved).sum(dim=1).max() > (0.5 * neighbors.skin_A) ** 2)
+
+
+def update(neighbors: NeighborState, system: System) -> Tuple[Edges, NeighborState]:
+    """Edges within the exact cutoff at ``system.positions`` and the (possibly rebuilt) cache."""
+    if neighbors.cutoff_A == 0.0:
+        return neighbors.edges, neighbors
+    if needs_rebuild(neighbors, system):
+        neighbors = build(system, neighbors.cutoff_A, neighbors.skin_A, neighbors.n_builds,
+                          neighbors.backend)
+    return within_cutoff(neighbors, system), neighbors
+
+
+def within_cutoff(neighbors: NeighborState, system: System) -> Edges:
+    """The cached edges whose length is below ``cutoff_A`` at the current positions."""
+    edges = neighbors.edges
+    if edges.index.shape[1] == 0:
+        return edges
+    positions = system.positions.detach()
+    vectors = positions[edges.index[1]] - positions[edges.index[0]] + neighbors.offsets
+    keep = torch.nonzero((vectors * vectors).sum(dim=1) < neighbors.cutoff_A**2).squeeze(1)
+    return Edges(index=edges.index[:, keep], shift=edges.shift[keep])
+
+
+def _image_offsets(system: System, edges: Edges) -> Tensor:
+    cell = system.cell.detach()
+    if edges.index.shape[1] == 0:
+        return torch.zeros((0, 3), dtype=cell.dtype, device=cell.device)
+    cell_per_edge = cell[system.system_index[edges.index[0]]]
+    shift = edges.shift.to(cell.dtype).unsqueeze(1)
+    return torch.bmm(shift, cell_per_edge).squeeze(1)

@@ -1,0 +1,161 @@
+"""Trajectory writer for DCD and XTC through mdtraj, with a topology built in code.
+
+mdtraj needs a topology to read these files back; it is written once next to the trajectory
+as a PDB (one chain, one residue per atom, element from the atomic number):
+``mdtraj.load("traj.dcd", top="traj.pdb")``. DCD stores Å (float32); XTC stores nm with a
+precision of 1e-3 nm (0.01 Å) and time in ps.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from mlip.errors import ConfigError
+
+from md.frames import wrapped_positions
+from md.reporters.base import Reporter, RunContext, check_interval
+
+_FORMATS = (".dcd", ".xtc")
+
+
+def topology_from_state(state):
+    """An ``mdtraj.Topology`` for the state's atoms (one residue per atom, named by element)."""
+    import mdtraj
+
+    topology = mdtraj.Topology()
+    chain = topology.add_chain()
+    for z in state.system.atomic_numbers.cpu().tolist():
+        element = mdtraj.element.Element.getByAtomicNumber(int(z))
+        residue = topology.add_residue(element.symbol.upper(), chain)
+        topology.add_atom(element.symbol, element, residue)
+    return topology
+
+
+def _cell_parameters(state):
+    """(lengths Å, angles degrees) of a cell periodic in 3-D, or (None, None)."""
+    if not bool(state.system.pbc.all()):
+        return None, None
+    cell = state.system.cell[0].detach().cpu().double().numpy()
+    lengths = np.linalg.norm(cell, axis=1)
+    angles = [np.degrees(np.arccos(np.clip(np.dot(cell[b], cell[c]) / (lengths[b] * lengths[c]), -1.0, 1.0)))
+              for b, c in ((1, 2), (0, 2), (0, 1))]
+    return lengths, np.array(angles)
+
+
+class MdtrajTrajectoryReporter(Reporter):
+    """Write a frame every ``interval`` steps to a ``.dcd`` or ``.xtc`` file.
+
+    Args:
+        path: ``*.dcd`` or ``*.xtc``.
+        interval: steps between frames.
+        wrap: fold positions into the cell when writing.
+        topology_path: where to write the PDB topology (default: ``path`` with ``.pdb``).
+    """
+
+    order = 30
+
+    def __init__(self, path: str, interval: int = 100, wrap: bool = True,
+                 topology_path: Optional[str] = None) -> None:
+        self.path = str(path)
+        self.suffix = os.path.splitext(self.path)[1].lower()
+        if self.suffix not in _FORMATS:
+            raise ConfigError(f"MdtrajTrajectoryReporter writes {_FORMATS}, got {self.suffix!r}")
+        self.interval = check_interval(interval)
+        self.wrap = bool(wrap)
+        self.topology_path = topology_path or os.path.splitext(self.path)[0] + ".pdb"
+        self.key = f"trajectory:{os.path.basename(self.path)}"
+        self._handle = None
+        self._n_frames = 0
+        self._last_step: Optional[int] = None
+        self._resume: Optional[Dict[str, Any]] = None
+
+    def start(self, state, context: RunContext) -> None:
+        import mdtraj.formats as formats
+
+        resume = self._resume is not None and os.path.exists(self.path)
+        kept = self._read_frames(int(self._resume["n_frames"])) if resume else None
+        if kept is None:
+            self._write_topology(state)
+        opener = formats.DCDTrajectoryFile if self.suffix == ".dcd" else formats.XTCTrajectoryFile
+        if kept:
+            # rewrite the frames the checkpoint knew about, then swap the file in; the open
+            # handle follows the file to its final name (POSIX rename semantics)
+            tmp = f"{self.path}.tmp{self.suffix}"
+            self._handle = opener(tmp, "w", force_overwrite=True)
+            for frame in kept:
+                self._handle.write(*frame)
+            self._flush()
+            os.replace(tmp, self.path)
+        else:
+            self._handle = opener(self.path, "w", force_overwrite=True)
+        if (self._last_step is None or state.step > self._last_step) and state.step % self.interval == 0:
+            self.report(state, context)
+
+    def _write_topology(self, state) -> None:
+        import mdtraj
+
+        xyz_nm = wrapped_positions(state, self.wrap)[None].astype(np.float32) / 10.0
+        lengths, angles = _cell_parameters(state)
+        trajectory = mdtraj.Trajectory(xyz_nm, topology_from_state(state))
+        if lengths is not None:
+            trajectory.unitcell_lengths = (lengths / 10.0)[None]
+            trajectory.unitcell_angles = angles[None]
+        trajectory.save_pdb(self.topology_path)
+
+    def _read_frames(self, n_frames: int) -> List[tuple]:
+        import mdtraj.formats as formats
+
+        if n_frames == 0:
+            return []
+        if self.suffix == ".dcd":
+            with formats.DCDTrajectoryFile(self.path, "r") as handle:
+                xyz, lengths, angles = handle.read(n_frames=n_frames)
+            return [(xyz[i:i + 1], None if lengths is None else lengths[i:i + 1],
+                     None if angles is None else angles[i:i + 1]) for i in range(len(xyz))]
+        with formats.XTCTrajectoryFile(self.path, "r") as handle:
+            xyz, time, step, box = handle.read(n_frames=n_frames)
+        return [(xyz[i:i + 1], time[i:i + 1], step[i:i + 1], box[i:i + 1]) for i in range(len(xyz))]
+
+    def _flush(self) -> None:
+        if hasattr(self._handle, "flush"):
+            self._handle.flush()
+
+    def _write(self, state) -> None:
+        xyz = wrapped_positions(state, self.wrap)[None].astype(np.float32)
+        lengths, angles = _cell_parameters(state)
+        if self.suffix == ".dcd":
+            self._handle.write(xyz, None if lengths is None else lengths[None], None if angles is None else angles[None])
+        else:
+            box = None
+            if lengths is not None:
+                box = (state.system.cell[0].detach().cpu().double().numpy() / 10.0)[None].astype(np.float32)
+            self._handle.write(xyz / 10.0, time=np.array([state.time_fs * 1e-3], dtype=np.float32),
+                               step=np.array([state.step], dtype=np.int32), box=box)
+        self._flush()
+        self._n_frames += 1
+        self._last_step = state.step
+
+    def report(self, state, context: RunContext) -> None:
+        if self._handle is None or (self._last_step is not None and state.step <= self._last_step):
+            return
+        self._write(state)
+
+    def fail(self, last_good, context: RunContext, message: str) -> List[str]:
+        if self._handle is not None and (self._last_step is None or last_good.step > self._last_step):
+            self._write(last_good)
+        return [self.path]
+
+    def finish(self, state, context: RunContext) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"n_frames": self._n_frames, "last_step": self._last_step}
+
+    def load_state_dict(self, data: Dict[str, Any]) -> None:
+        self._resume = data
+        self._n_frames = int(data["n_frames"])
+        self._last_step = data["last_step"]

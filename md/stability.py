@@ -1,0 +1,67 @@
+"""Checks that stop an unstable run with a diagnosis (non-finite forces, flying atoms,
+exploding energy)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from mlip.validation import chemical_symbol
+
+from md.integrator import check_positive
+
+
+@dataclass(frozen=True)
+class StabilityLimits:
+    """When a step counts as unstable.
+
+    Attributes:
+        max_displacement_A: largest distance an atom may move in one step, Å (atoms at
+            thermal speeds move ~0.01–0.1 Å per fs).
+        max_energy_change_eV_per_atom: largest change of the conserved energy since the
+            start of the run, eV/atom.
+    """
+
+    max_displacement_A: float = 1.0
+    max_energy_change_eV_per_atom: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_positive("max_displacement_A", self.max_displacement_A, "Å")
+        check_positive("max_energy_change_eV_per_atom", self.max_energy_change_eV_per_atom, "eV/atom")
+
+
+_FIX = ("reduce timestep_fs, check the structure for overlapping atoms, and check that the "
+        "force field is valid for this chemistry")
+
+
+def _atom(state, i: int) -> str:
+    return f"atom {i} ({chemical_symbol(int(state.system.atomic_numbers[i]))})"
+
+
+def check_step(previous, new, conserved_eV: float, reference_eV: float, timestep_fs: float,
+               limits: StabilityLimits) -> Optional[str]:
+    """A diagnosis if the step ``previous`` → ``new`` is unstable, else None."""
+    where = f"step {previous.step} -> {new.step} (t = {new.time_fs:.6g} fs)"
+    finite = torch.isfinite(new.forces).all(dim=1)
+    if not bool(finite.all()):
+        i = int(torch.nonzero(~finite)[0])
+        return (f"{where}: the force on {_atom(new, i)} is not finite ({new.forces[i].tolist()} eV/Å); "
+                f"{_FIX}")
+    energy = float(new.potential_energy)
+    if not math.isfinite(energy) or not math.isfinite(conserved_eV):
+        return f"{where}: the potential energy is not finite ({energy} eV); {_FIX}"
+    step = new.positions - previous.positions
+    moved2 = (step * step).sum(dim=1)
+    i = int(torch.argmax(moved2))
+    distance = math.sqrt(float(moved2[i]))
+    if not distance <= limits.max_displacement_A:
+        return (f"{where}: {_atom(new, i)} moved {distance:.3g} Å in one step of {timestep_fs:g} fs "
+                f"(limit {limits.max_displacement_A:g} Å; largest force {float(new.forces.norm(dim=1).max()):.3g} "
+                f"eV/Å): the dynamics is unstable; {_FIX}")
+    change = abs(conserved_eV - reference_eV) / new.n_atoms
+    if not change <= limits.max_energy_change_eV_per_atom:
+        return (f"{where}: the conserved energy changed by {change:.3g} eV/atom since the run started "
+                f"(limit {limits.max_energy_change_eV_per_atom:g} eV/atom): the energy is exploding; {_FIX}")
+    return None
