@@ -1,0 +1,50 @@
+/* The torch side of pair_style mlip, behind a plain C++ interface.
+ *
+ * This header includes neither torch nor LAMMPS headers: both bundle their own copy of the fmt
+ * library, so the two live in separate translation units (mlip_model.cpp: torch only;
+ * pair_mlip.cpp: LAMMPS only). Errors cross the boundary as std::runtime_error.
+ */
+#ifndef MLIP_LAMMPS_MODEL_H
+#define MLIP_LAMMPS_MODEL_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlip_lammps {
+
+class Model {
+ public:
+  // Loads a file written by mlip.export.export_lammps. `device` is "cpu", "cuda" or "cuda:N".
+  // `op_libraries` are shared libraries (custom torch ops) loaded before the model.
+  // Throws std::runtime_error with a readable message on any failure.
+  Model(const std::string &path, const std::string &device, const std::vector<std::string> &op_libraries);
+  ~Model();
+  Model(const Model &) = delete;
+  Model &operator=(const Model &) = delete;
+
+  // The JSON metadata stored in the file ("" if the file has none).
+  const std::string &metadata_json() const;
+
+  // Switch the floating-point type the model runs in ("float32" / "float64").
+  void set_dtype(const std::string &dtype);
+
+  // Threads torch may use in this process.
+  static void set_num_threads(int n);
+
+  // One evaluation. x: n_atoms*3 positions (local atoms first); z: n_atoms atomic numbers;
+  // edge_index: 2*n_edges (receivers, then senders). Fills forces (n_atoms*3), atom_energy
+  // (n_atoms, if non-null) and atom_virial (n_atoms*6, if non-null); returns the energy of the
+  // first n_local atoms. `finite` is false if any returned number is NaN or infinite.
+  double compute(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index, int64_t n_edges,
+                 int64_t n_local, double *forces, double *atom_energy, double *atom_virial, bool &finite);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}    // namespace mlip_lammps
+
+#endif

@@ -1,0 +1,320 @@
+/* LAMMPS translation unit of pair_style mlip (no torch headers here: see mlip_model.h). */
+#include "pair_mlip.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "json.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include "mlip_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+
+using namespace LAMMPS_NS;
+
+// The export format this pair style reads (mlip.export.lammps.FORMAT_VERSION).
+static constexpr int MLIP_LAMMPS_FORMAT_VERSION = 1;
+static const char *MLIP_LAMMPS_FORMAT_NAME = "mlip-lammps";
+
+/* ---------------------------------------------------------------------- */
+
+PairMLIP::PairMLIP(LAMMPS *lmp) : Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), auto_comm_cutoff_(0.0)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  ghostneigh = 1;    // needs neighbour lists of ghost atoms: message passing over n_layers
+  unit_convert_flag = 0;
+  centroidstressflag = CENTROID_NOTAVAIL;
+  no_virial_fdotr_compute = 0;    // global virial = sum over local+ghost of r (x) F
+}
+
+PairMLIP::~PairMLIP()
+{
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+  }
+}
+
+void PairMLIP::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  memory->create(cutghost, n, n, "pair:cutghost");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) setflag[i][j] = 0;
+}
+
+/* ----------------------------------------------------------------------
+   pair_style mlip [device cpu|cuda|cuda:N] [ops lib.so]...
+------------------------------------------------------------------------- */
+
+void PairMLIP::settings(int narg, char **arg)
+{
+  device_ = "cpu";
+  op_libraries_.clear();
+  int iarg = 0;
+  while (iarg < narg) {
+    std::string key = arg[iarg];
+    if (iarg + 1 >= narg) error->all(FLERR, "pair_style mlip: keyword '" + key + "' needs a value");
+    if (key == "device") {
+      device_ = arg[iarg + 1];
+    } else if (key == "ops") {
+      op_libraries_.emplace_back(arg[iarg + 1]);
+    } else {
+      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops)");
+    }
+    iarg += 2;
+  }
+}
+
+/* ----------------------------------------------------------------------
+   pair_coeff * * model.pt El1 El2 ... ElN   (N = number of atom types)
+------------------------------------------------------------------------- */
+
+void PairMLIP::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg < 3 || strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for pair_style mlip must be: pair_coeff * * model.pt El1 El2 ... (one element "
+                      "symbol per atom type)");
+  const std::string path = arg[2];
+  if (narg - 3 != ntypes)
+    error->all(FLERR, "pair_coeff * * {}: this box has {} atom type(s) but {} element symbol(s) were given; give "
+                      "exactly one element per atom type, in type order",
+               path, ntypes, narg - 3);
+
+  try {
+    model_.reset(new mlip_lammps::Model(path, device_, op_libraries_));
+  } catch (std::exception &e) {
+    error->all(FLERR, std::string("pair_style mlip: ") + e.what());
+  }
+
+  // metadata: format, version, elements, cutoff, layers, dtype
+  std::vector<std::string> elements;
+  std::vector<int64_t> zs;
+  std::vector<double> masses;
+  std::string dtype, units;
+  int version = -1;
+  try {
+    const std::string &text = model_->metadata_json();
+    if (text.empty()) throw std::runtime_error("it holds no mlip_lammps.json metadata");
+    json meta = json::parse(text);
+    if (meta.value("format", std::string()) != MLIP_LAMMPS_FORMAT_NAME)
+      throw std::runtime_error("its metadata format is '" + meta.value("format", std::string()) + "', not '" +
+                               MLIP_LAMMPS_FORMAT_NAME + "'");
+    version = meta.at("format_version").get<int>();
+    if (version == MLIP_LAMMPS_FORMAT_VERSION) {
+      elements = meta.at("elements").get<std::vector<std::string>>();
+      zs = meta.at("atomic_numbers").get<std::vector<int64_t>>();
+      masses = meta.at("masses_amu").get<std::vector<double>>();
+      cutoff_ = meta.at("cutoff_A").get<double>();
+      n_layers_ = meta.at("n_layers").get<int>();
+      dtype = meta.at("dtype").get<std::string>();
+      units = meta.at("lammps_units").get<std::string>();
+    }
+  } catch (std::exception &e) {
+    error->all(FLERR, "pair_coeff * * " + path +
+                          ": not a model file written by mlip's LAMMPS export (mlip export --lammps): " + e.what());
+  }
+  if (version != MLIP_LAMMPS_FORMAT_VERSION)
+    error->all(FLERR, "pair_coeff * * {}: model file format version {}, but this pair_style mlip reads version {}; "
+                      "re-export the potential with the mlip that matches this plugin (or rebuild the plugin)",
+               path, version, MLIP_LAMMPS_FORMAT_VERSION);
+  if (elements.empty() || elements.size() != zs.size() || elements.size() != masses.size() || !(cutoff_ > 0.0) ||
+      n_layers_ < 1 || units != "metal")
+    error->all(FLERR, "pair_coeff * * " + path + ": inconsistent metadata (elements, cutoff, n_layers or units)");
+  try {
+    model_->set_dtype(dtype);
+  } catch (std::exception &e) {
+    error->all(FLERR, "pair_coeff * * " + path + ": " + e.what());
+  }
+  elements_ = elements;
+  element_z_ = zs;
+  element_mass_ = masses;
+
+  std::string known;
+  for (const auto &el : elements_) known += (known.empty() ? "" : " ") + el;
+  type_z_.assign(ntypes + 1, 0);
+  type_element_.assign(ntypes + 1, -1);
+  for (int t = 1; t <= ntypes; t++) {
+    const std::string sym = arg[2 + t];
+    if (sym == "NULL")
+      error->all(FLERR, "pair_coeff * * {}: NULL (type {}) is not supported: every atom type must map to one of "
+                        "the model's elements ({})",
+                 path, t, known);
+    int k = -1;
+    for (size_t e = 0; e < elements_.size(); e++)
+      if (elements_[e] == sym) k = (int) e;
+    if (k < 0)
+      error->all(FLERR, "pair_coeff * * {}: element '{}' given for atom type {} is not one of the model's elements "
+                        "({})",
+                 path, sym, t, known);
+    type_element_[t] = k;
+    type_z_[t] = element_z_[k];
+  }
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair_style mlip: {} ({}, elements {}, cutoff {} A, {} layer(s): receptive field {} A)\n",
+                   path, dtype, known, cutoff_, n_layers_, n_layers_ * cutoff_);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairMLIP::init_style()
+{
+  if (!model_) error->all(FLERR, "pair_style mlip: no model loaded (pair_coeff * * model.pt El1 El2 ...)");
+  if (force->newton_pair == 0)
+    error->all(FLERR, "pair_style mlip requires newton pair on (forces on ghost atoms are summed back to their "
+                      "owners)");
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, "pair_style mlip requires units metal (Å, eV, ps, amu); this input uses units {}",
+               update->unit_style);
+  if (comm->mode != Comm::SINGLE)
+    error->all(FLERR, "pair_style mlip requires comm_modify mode single (one communication cutoff)");
+
+  // Ghost atoms must reach every atom within n_layers message-passing hops of a local atom,
+  // at any time until the next reneighbouring: n_layers * cutoff + skin.
+  const double needed = n_layers_ * cutoff_ + neighbor->skin;
+  const double pair_reach = cutoff_ + neighbor->skin;    // what LAMMPS provides by itself
+  if (needed > pair_reach) {
+    if (comm->cutghostuser == 0.0 || comm->cutghostuser == auto_comm_cutoff_) {
+      if (comm->cutghostuser < needed || comm->cutghostuser == auto_comm_cutoff_) {
+        comm->cutghostuser = needed;
+        auto_comm_cutoff_ = needed;
+        if (comm->me == 0)
+          utils::logmesg(lmp,
+                         "pair_style mlip: communication cutoff set to {:.6g} A = {} layers x {:.6g} A cutoff + "
+                         "{:.6g} A skin\n",
+                         needed, n_layers_, cutoff_, neighbor->skin);
+      }
+    } else if (comm->cutghostuser < needed) {
+      error->all(FLERR,
+                 "pair_style mlip: comm_modify cutoff {:.6g} A is too small for this model: {} message-passing "
+                 "layers x {:.6g} A cutoff + {:.6g} A skin = {:.6g} A of ghost atoms are needed. Use 'comm_modify "
+                 "cutoff {:.6g}' (or larger), or leave the communication cutoff unset and pair_style mlip sets it",
+                 comm->cutghostuser, n_layers_, cutoff_, neighbor->skin, needed, needed);
+    }
+  }
+
+  // A type whose mass does not match its element usually means a wrong element order.
+  if (atom->mass && atom->mass_setflag) {
+    for (int t = 1; t <= atom->ntypes; t++) {
+      if (!atom->mass_setflag[t] || type_element_[t] < 0) continue;
+      const double m = atom->mass[t], ref = element_mass_[type_element_[t]];
+      if (std::fabs(m - ref) > 0.1 * ref && comm->me == 0)
+        error->warning(FLERR,
+                       "pair_style mlip: atom type {} has mass {:.6g} amu but pair_coeff maps it to {} ({:.6g} amu); "
+                       "check the order of the elements in pair_coeff",
+                       t, m, elements_[type_element_[t]], ref);
+    }
+  }
+
+  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  mlip_lammps::Model::set_num_threads(comm->nthreads);
+}
+
+/* ---------------------------------------------------------------------- */
+
+double PairMLIP::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0) error->all(FLERR, "pair_style mlip: all pair coeffs are not set");
+  cutghost[i][j] = cutghost[j][i] = cutoff_;
+  return cutoff_;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairMLIP::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+
+  double **x = atom->x;
+  double **f = atom->f;
+  const int *type = atom->type;
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+
+  // full neighbour list of local AND ghost atoms, cut at the model cutoff (the list has the skin)
+  const int n_listed = list->inum + list->gnum;
+  const int *ilist = list->ilist;
+  const int *numneigh = list->numneigh;
+  int **firstneigh = list->firstneigh;
+  const double cutsq_model = cutoff_ * cutoff_;
+  edges_.clear();
+  senders_.clear();
+  for (int ii = 0; ii < n_listed; ii++) {
+    const int i = ilist[ii];
+    const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
+    const int *jlist = firstneigh[i];
+    const int jnum = numneigh[i];
+    for (int jj = 0; jj < jnum; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
+      if (dx * dx + dy * dy + dz * dz < cutsq_model) {
+        edges_.push_back(i);    // receiver
+        senders_.push_back(j);
+      }
+    }
+  }
+  const int64_t n_edges = (int64_t) senders_.size();
+  edges_.insert(edges_.end(), senders_.begin(), senders_.end());    // (2, n_edges), row-major
+
+  z_.resize(nall);
+  for (int k = 0; k < nall; k++) z_[k] = type_z_[type[k]];
+  forces_.assign(3 * (size_t) nall, 0.0);
+  if (eflag_atom) atom_energy_.assign(nall, 0.0);
+  if (vflag_atom) atom_virial_.assign(6 * (size_t) nall, 0.0);
+
+  double energy = 0.0;
+  bool finite = true;
+  if (nall > 0) {
+    try {
+      energy = model_->compute(&x[0][0], z_.data(), nall, edges_.data(), n_edges, nlocal, forces_.data(),
+                               eflag_atom ? atom_energy_.data() : nullptr, vflag_atom ? atom_virial_.data() : nullptr,
+                               finite);
+    } catch (std::exception &e) {
+      error->one(FLERR, "pair_style mlip: model evaluation failed on rank {} at step {} ({} atoms, {} edges): {}",
+                 comm->me, update->ntimestep, nall, n_edges, e.what());
+    }
+    finite = finite && std::isfinite(energy);
+  }
+  // Every rank learns whether any rank got non-finite output, so all stop together, before the
+  // integrator ever sees invalid forces.
+  int bad = finite ? 0 : 1, any_bad = 0;
+  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, world);
+  if (any_bad)
+    error->all(FLERR, "pair_style mlip: the model returned non-finite energy, forces or virial at step {} "
+                      "(overlapping atoms or a structure far outside the training data?); stopping instead of "
+                      "integrating on invalid forces",
+               update->ntimestep);
+
+  for (int k = 0; k < nall; k++) {
+    f[k][0] += forces_[3 * k + 0];
+    f[k][1] += forces_[3 * k + 1];
+    f[k][2] += forces_[3 * k + 2];
+  }
+  if (eflag_global) eng_vdwl += energy;
+  if (eflag_atom)
+    for (int k = 0; k < nlocal; k++) eatom[k] += atom_energy_[k];
+  if (vflag_atom)
+    for (int k = 0; k < nall; k++)
+      for (int m = 0; m < 6; m++) vatom[k][m] += atom_virial_[6 * k + m];
+  if (vflag_fdotr) virial_fdotr_compute();
+}

@@ -1,0 +1,67 @@
+/* pair_style mlip: mlip's E(3)-equivariant message-passing potentials in LAMMPS.
+ *
+ *   pair_style mlip [device cpu|cuda|cuda:N] [ops /path/libops.so ...]
+ *   pair_coeff * * model.pt El1 El2 ...     (one element per LAMMPS atom type)
+ *
+ * The model (a file from mlip.export.export_lammps) runs on this rank's local AND ghost atoms
+ * with a full neighbour list that includes ghost atoms' neighbours; ghost atoms extend to
+ * n_layers x cutoff + skin (the communication cutoff is raised to that automatically, or
+ * checked when set with comm_modify cutoff). Energy = sum over local atoms; forces on ghosts
+ * are summed back to their owners (newton pair on). See docs/lammps.md.
+ */
+#ifndef LMP_PAIR_MLIP_H
+#define LMP_PAIR_MLIP_H
+
+#include "pair.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlip_lammps {
+class Model;
+}
+
+namespace LAMMPS_NS {
+
+class PairMLIP : public Pair {
+ public:
+  PairMLIP(class LAMMPS *);
+  ~PairMLIP() override;
+  void compute(int, int) override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  double init_one(int, int) override;
+
+ protected:
+  void allocate();
+
+  std::unique_ptr<mlip_lammps::Model> model_;
+  std::string device_;
+  std::vector<std::string> op_libraries_;
+
+  // from the model's metadata
+  std::vector<std::string> elements_;
+  std::vector<int64_t> element_z_;
+  std::vector<double> element_mass_;
+  double cutoff_;
+  int n_layers_;
+
+  std::vector<int64_t> type_z_;       // per LAMMPS type (1..ntypes): atomic number
+  std::vector<int> type_element_;     // per LAMMPS type: index into elements_
+  double auto_comm_cutoff_;           // the comm cutoff this pair style set itself (0: none)
+
+  // per-step buffers, reused
+  std::vector<int64_t> z_;
+  std::vector<int64_t> edges_;
+  std::vector<int64_t> senders_;
+  std::vector<double> forces_;
+  std::vector<double> atom_energy_;
+  std::vector<double> atom_virial_;
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

@@ -1,0 +1,305 @@
+"""Export a potential for LAMMPS: ``export_lammps(potential, path)`` -> a TorchScript file.
+
+The file is read by ``pair_style mlip`` (C++ plugin in ``cuda/lammps/``, see ``docs/lammps.md``).
+It is self-contained TorchScript: no Python and no third-party op library at run time.
+
+What the deployed module computes (:class:`LammpsModel`), for one MPI rank's atoms
+(``n_local`` owned atoms first, then ghost atoms, as LAMMPS stores them):
+
+* edges: a full list over local AND ghost atoms, ghosts explicit, so every image shift is 0 and
+  ``r_ij = r_j - r_i``;
+* ``E = Σ_{i < n_local} ε_i``: only owned atoms' energies count (a ghost's energy belongs to the
+  rank that owns it, and its environment is truncated anyway);
+* ``F_k = -∂E/∂r_k`` for every local and ghost atom ``k``; LAMMPS (``newton pair on``) sums the
+  ghost forces back onto their owners;
+* per-atom virial (optional): with ``g_e = ∂E/∂r_e`` for edge ``e = (i, j)``, each edge adds
+  ``-½ r_e ⊗ g_e`` to atoms ``i`` and ``j`` (components xx, yy, zz, xy, xz, yz; ``xy = r_x g_y``,
+  LAMMPS's order). Summed over all atoms this is ``Σ_k r_k ⊗ F_k``, the global virial that
+  LAMMPS computes from forces (``fdotr``).
+
+Because the last layer of a message-passing model sees ``n_layers`` hops, LAMMPS must hold ghost
+atoms out to ``n_layers · cutoff`` (+ neighbour skin): the metadata declares ``n_layers`` and
+``receptive_field_A`` and the pair style sets or checks the communication cutoff.
+
+Metadata travels inside the file as the extra file ``mlip_lammps.json``::
+
+    {"format": "mlip-lammps", "format_version": 1, "elements": [...], "atomic_numbers": [...],
+     "masses_amu": [...], "cutoff_A": 5.0, "n_layers": 3, "receptive_field_A": 15.0,
+     "dtype": "float64", "lammps_units": "metal", "units": {...}, "mlip_version": ..., ...}
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from mlip.errors import PotentialFileError
+from mlip.potential import UNITS, Potential, load_potential
+from mlip.types import Edges, System
+
+FORMAT_NAME = "mlip-lammps"
+#: Bump when the deployed module's call signature or the metadata's meaning changes; the C++
+#: pair style refuses files of any other version.
+FORMAT_VERSION = 1
+METADATA_FILE = "mlip_lammps.json"
+
+
+@contextmanager
+def _torchscript_quietly():
+    """TorchScript is deprecated in torch >= 2.13 but is the route plain libtorch (LAMMPS) loads."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=DeprecationWarning)
+        yield
+
+
+class ExportError(PotentialFileError):
+    """A potential cannot be exported (a non-torch term, or the compiled module disagrees)."""
+
+
+class LammpsModel(nn.Module):
+    """The deployed module: ``forward(positions, atomic_numbers, edge_index, n_local,
+    compute_atom_virial) -> (energy, forces, atomic_energies, atom_virial)``.
+
+    Args (of ``forward``):
+        positions: (n_atoms, 3) local then ghost atoms, Å, in the model's dtype.
+        atomic_numbers: (n_atoms,) int64.
+        edge_index: (2, n_edges) int64 full list, [0] receiver i, [1] sender j, no images.
+        n_local: the first ``n_local`` atoms are owned; only their energies are summed.
+        compute_atom_virial: also return the (n_atoms, 6) per-atom virial (else (0, 6)).
+
+    Returns:
+        energy: 0-d, eV (sum over owned atoms); forces: (n_atoms, 3) eV/Å on all atoms;
+        atomic_energies: (n_atoms,) eV (ghost entries are not meaningful);
+        atom_virial: (n_atoms, 6) eV, order xx yy zz xy xz yz, or (0, 6).
+    """
+
+    def __init__(self, force_model: nn.Module):
+        super().__init__()
+        self.model = force_model
+
+    def forward(
+        self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int, compute_atom_virial: bool
+    ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        pos = positions.detach().requires_grad_(True)
+        n_atoms = pos.shape[0]
+        delta = torch.zeros((edge_index.shape[1], 3), dtype=pos.dtype, device=pos.device)
+        if compute_atom_virial:
+            # r_e = r_j - r_i + delta_e @ I: dE/d(delta_e) is dE/d(r_e) (Edges.shift is used as
+            # a float offset with an identity "cell"; it stays exactly zero).
+            delta.requires_grad_(True)
+        system = System(
+            pos,
+            atomic_numbers,
+            torch.eye(3, dtype=pos.dtype, device=pos.device).unsqueeze(0),
+            torch.zeros((1, 3), dtype=torch.bool, device=pos.device),
+            torch.zeros((n_atoms,), dtype=torch.int64, device=pos.device),
+        )
+        atomic = self.model.atomic_energies(system, Edges(edge_index, delta))
+        energy = atomic[:n_local].sum()
+        forces = torch.zeros_like(pos)
+        atom_virial = torch.zeros((0, 6), dtype=pos.dtype, device=pos.device)
+        if energy.requires_grad:
+            grads = torch.autograd.grad([energy], [pos, delta] if compute_atom_virial else [pos], allow_unused=True)
+            g_pos = grads[0]
+            if g_pos is not None:
+                forces = -g_pos
+            if compute_atom_virial:
+                g_edge = grads[1]
+                if g_edge is None:
+                    g_edge = torch.zeros_like(delta)
+                vec = (pos[edge_index[1]] - pos[edge_index[0]]).detach()
+                w = -0.5 * torch.stack(
+                    [
+                        vec[:, 0] * g_edge[:, 0],
+                        vec[:, 1] * g_edge[:, 1],
+                        vec[:, 2] * g_edge[:, 2],
+                        vec[:, 0] * g_edge[:, 1],
+                        vec[:, 0] * g_edge[:, 2],
+                        vec[:, 1] * g_edge[:, 2],
+                    ],
+                    dim=1,
+                )
+                atom_virial = torch.zeros((n_atoms, 6), dtype=pos.dtype, device=pos.device)
+                atom_virial = atom_virial.index_add(0, edge_index[0], w).index_add(0, edge_index[1], w)
+        elif compute_atom_virial:
+            atom_virial = torch.zeros((n_atoms, 6), dtype=pos.dtype, device=pos.device)
+        return energy.detach(), forces.detach(), atomic.detach(), atom_virial
+
+
+def export_lammps(
+    potential: Union[Potential, str, os.PathLike],
+    path: Union[str, os.PathLike],
+    dtype: Optional[torch.dtype] = None,
+    check: bool = True,
+) -> Path:
+    """Write ``potential`` as a TorchScript file for LAMMPS's ``pair_style mlip``.
+
+    Args:
+        potential: a :class:`~mlip.potential.Potential`, a potential file, or a shipped name.
+        path: output file (conventionally ``*.pt``); written atomically.
+        dtype: ``torch.float32`` or ``torch.float64`` (default: the potential's dtype).
+        check: compare the compiled module with the eager potential on a small random cluster
+            (energy, forces, virial) before writing; a mismatch raises :class:`ExportError`.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ExportError: a term cannot be compiled (e.g. a baseline that calls an external ASE
+            calculator), or the compiled module disagrees with the potential.
+
+    Example:
+        >>> import tempfile, os, mlip
+        >>> from mlip.export import export_lammps, read_lammps_metadata
+        >>> pot = mlip.build_potential(mlip.ModelConfig(elements=("Cu",), cutoff=4.0, channels=4, n_layers=2))
+        >>> out = export_lammps(pot, os.path.join(tempfile.mkdtemp(), "cu.pt"))
+        >>> meta = read_lammps_metadata(out)
+        >>> meta["elements"], meta["n_layers"], meta["receptive_field_A"]
+        (['Cu'], 2, 8.0)
+    """
+    if not isinstance(potential, Potential):
+        potential = load_potential(potential)
+    dtype = dtype or potential.dtype
+    if dtype not in (torch.float32, torch.float64):
+        raise ExportError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    _refuse_external_calculators(potential)
+    force_model = copy.deepcopy(potential.model).to(device="cpu", dtype=dtype).eval()
+    for p in force_model.parameters():
+        p.requires_grad_(False)
+    deployed = LammpsModel(force_model)
+    try:
+        with _torchscript_quietly():
+            scripted = torch.jit.script(deployed)
+    except Exception as exc:
+        terms = ", ".join(type(t).__name__ for t in getattr(force_model, "terms", []))
+        raise ExportError(
+            f"the potential cannot be compiled to TorchScript for LAMMPS (energy terms: {terms}): "
+            f"every term must be a TorchScript-compatible torch module. {type(exc).__name__}: {str(exc)[:400]}"
+        ) from exc
+    if check:
+        _check_against_eager(potential, scripted, dtype)
+    metadata = lammps_metadata(potential, dtype)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with _torchscript_quietly():
+            torch.jit.save(scripted, tmp, _extra_files={METADATA_FILE: json.dumps(metadata, indent=1)})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
+    """The metadata block stored in the exported file (JSON-serialisable)."""
+    from ase.data import atomic_masses
+
+    meta = potential.metadata()
+    n_layers = int(potential.config.n_layers)
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "elements": list(potential.config.elements),
+        "atomic_numbers": [int(z) for z in potential.config.atomic_numbers],
+        "masses_amu": [float(atomic_masses[z]) for z in potential.config.atomic_numbers],
+        "cutoff_A": float(potential.cutoff),
+        "n_layers": n_layers,
+        "receptive_field_A": float(n_layers * potential.cutoff),
+        "dtype": str(dtype).replace("torch.", ""),
+        "lammps_units": "metal",
+        "units": dict(UNITS),
+        "mlip_version": meta["mlip_version"],
+        "created_utc": meta["created_utc"],
+        "committee_size": meta.get("committee_size", 1),
+        "config": meta["config"],
+        "info": meta.get("info", {}),
+    }
+
+
+def read_lammps_metadata(path: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """The metadata of an exported LAMMPS model file (raises PotentialFileError if absent)."""
+    extra = {METADATA_FILE: ""}
+    try:
+        with _torchscript_quietly():
+            torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except Exception as exc:
+        raise PotentialFileError(f"{path}: not a loadable TorchScript file: {type(exc).__name__}") from exc
+    if not extra[METADATA_FILE]:
+        raise PotentialFileError(f"{path}: no {METADATA_FILE} inside: not an mlip LAMMPS export")
+    return json.loads(extra[METADATA_FILE])
+
+
+def _refuse_external_calculators(potential: Potential) -> None:
+    """Refuse potentials that hold an ASE calculator anywhere (it cannot run inside LAMMPS)."""
+    from ase.calculators.calculator import Calculator
+
+    holders = [("potential", vars(potential))]
+    holders += [(name or "model", vars(m)) for name, m in potential.named_modules()]
+    holders.append(("potential.info", potential.info))
+    for owner, attrs in holders:
+        for key, value in attrs.items():
+            if isinstance(value, Calculator):
+                raise ExportError(
+                    f"{owner}.{key} is an ASE calculator ({type(value).__name__}); LAMMPS runs only the torch "
+                    "part of a potential. Export a potential whose baselines are torch terms, or run it in ASE/md."
+                )
+
+
+def _check_against_eager(potential: Potential, scripted: torch.jit.ScriptModule, dtype: torch.dtype) -> None:
+    """Compiled module vs eager potential on a random cluster: energy, forces, virial."""
+    from mlip.neighbor_list import neighbor_list
+
+    gen = torch.Generator().manual_seed(1234)
+    z = torch.tensor(list(potential.config.atomic_numbers), dtype=torch.int64).repeat(3)
+    n = z.numel()
+    # a loose random cluster: density of ~1 atom per 12 Å^3, minimum distance 1 Å
+    side = (12.0 * n) ** (1.0 / 3.0)
+    pos = []
+    while len(pos) < n:
+        p = torch.rand(3, generator=gen, dtype=torch.float64) * side
+        if all(float(torch.linalg.norm(p - q)) > 1.0 for q in pos):
+            pos.append(p)
+    positions = torch.stack(pos).to(dtype)
+    system = System(
+        positions,
+        z,
+        torch.zeros((1, 3, 3), dtype=dtype),
+        torch.zeros((1, 3), dtype=torch.bool),
+        torch.zeros((n,), dtype=torch.int64),
+    )
+    edges = neighbor_list(system, potential.cutoff)
+    eager_model = copy.deepcopy(potential.model).to(device="cpu", dtype=dtype)
+    ref = eager_model(system, edges, True, False, False)
+    energy, forces, _, atom_virial = scripted(positions, z, edges.index, n, True)
+    virial_fdotr = (positions.unsqueeze(2) * forces.unsqueeze(1)).sum(0)  # Σ r_a F_b
+    virial_atoms = atom_virial.sum(0)
+    rtol = 1e-9 if dtype == torch.float64 else 2e-4
+    scale_e = max(1.0, float(ref.energy.abs().max()))
+    scale_f = max(1e-3, float(ref.forces.abs().max()))
+    problems = []
+    if abs(float(energy) - float(ref.energy[0])) > rtol * scale_e:
+        problems.append(f"energy {float(energy)} vs {float(ref.energy[0])} eV")
+    if float((forces - ref.forces).abs().max()) > rtol * scale_f:
+        problems.append(f"forces differ by {float((forces - ref.forces).abs().max()):.3g} eV/Å")
+    six = torch.stack(
+        [virial_fdotr[0, 0], virial_fdotr[1, 1], virial_fdotr[2, 2], virial_fdotr[0, 1], virial_fdotr[0, 2], virial_fdotr[1, 2]]
+    )
+    scale_v = max(1e-3, float(six.abs().max()))
+    if float((virial_atoms - six).abs().max()) > 10 * rtol * scale_v:
+        problems.append(
+            "per-atom virial does not sum to Σ r⊗F (a term computes distances without mlip.types.edge_vectors?)"
+        )
+    if problems:
+        raise ExportError("the compiled LAMMPS module disagrees with the potential: " + "; ".join(problems))
