@@ -251,47 +251,98 @@ void PairMLIP::compute(int eflag, int vflag)
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
 
-  // full neighbour list of local AND ghost atoms, cut at the model cutoff (the list has the skin)
+  // Full neighbour list of local AND ghost atoms, cut at the model cutoff (the list has the
+  // skin). Receivers appear in ilist order, so each receiver's edges are contiguous.
   const int n_listed = list->inum + list->gnum;
   const int *ilist = list->ilist;
   const int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
   const double cutsq_model = cutoff_ * cutoff_;
-  edges_.clear();
+  receivers_.clear();
   senders_.clear();
+  first_edge_.assign(nall + 1, 0);
+  n_edges_of_.assign(nall, 0);
   for (int ii = 0; ii < n_listed; ii++) {
     const int i = ilist[ii];
     const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
     const int *jlist = firstneigh[i];
     const int jnum = numneigh[i];
+    first_edge_[i] = (int64_t) senders_.size();
     for (int jj = 0; jj < jnum; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
       const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
       if (dx * dx + dy * dy + dz * dz < cutsq_model) {
-        edges_.push_back(i);    // receiver
+        receivers_.push_back(i);
         senders_.push_back(j);
       }
     }
+    n_edges_of_[i] = (int64_t) senders_.size() - first_edge_[i];
   }
-  const int64_t n_edges = (int64_t) senders_.size();
-  edges_.insert(edges_.end(), senders_.begin(), senders_.end());    // (2, n_edges), row-major
 
-  z_.resize(nall);
-  for (int k = 0; k < nall; k++) z_[k] = type_z_[type[k]];
-  forces_.assign(3 * (size_t) nall, 0.0);
-  if (eflag_atom) atom_energy_.assign(nall, 0.0);
-  if (vflag_atom) atom_virial_.assign(6 * (size_t) nall, 0.0);
+  // Hop distance from the local atoms along edges, capped at n_layers + 1. A local atom's
+  // energy after n_layers message-passing steps depends only on atoms within n_layers hops,
+  // and only on edges whose receiver is within n_layers - 1 hops: everything else is dropped
+  // (exactly: the pruned graph gives the same local energies, hence the same forces).
+  const int far = n_layers_ + 1;
+  hop_.assign(nall, far);
+  frontier_.clear();
+  for (int k = 0; k < nlocal; k++) {
+    hop_[k] = 0;
+    frontier_.push_back(k);
+  }
+  for (int level = 0; level < n_layers_ && !frontier_.empty(); level++) {
+    next_.clear();
+    for (int a : frontier_) {
+      const int64_t e0 = first_edge_[a], e1 = e0 + n_edges_of_[a];
+      for (int64_t e = e0; e < e1; e++) {
+        const int b = (int) senders_[e];
+        if (hop_[b] > level + 1) {
+          hop_[b] = level + 1;
+          next_.push_back(b);
+        }
+      }
+    }
+    frontier_.swap(next_);
+  }
+  // compact numbering: local atoms keep 0..nlocal-1, kept ghosts follow in LAMMPS order
+  new_index_.assign(nall, -1);
+  kept_.clear();
+  for (int k = 0; k < nall; k++)
+    if (hop_[k] <= n_layers_) {
+      new_index_[k] = (int) kept_.size();
+      kept_.push_back(k);
+    }
+  const int n_kept = (int) kept_.size();
+  edges_.clear();
+  for (size_t e = 0; e < senders_.size(); e++)
+    if (hop_[receivers_[e]] < n_layers_) edges_.push_back(new_index_[receivers_[e]]);
+  const int64_t n_edges = (int64_t) edges_.size();
+  for (size_t e = 0; e < senders_.size(); e++)
+    if (hop_[receivers_[e]] < n_layers_) edges_.push_back(new_index_[senders_[e]]);    // (2, n_edges)
+
+  positions_.resize(3 * (size_t) n_kept);
+  z_.resize(n_kept);
+  for (int c = 0; c < n_kept; c++) {
+    const int k = kept_[c];
+    positions_[3 * c + 0] = x[k][0];
+    positions_[3 * c + 1] = x[k][1];
+    positions_[3 * c + 2] = x[k][2];
+    z_[c] = type_z_[type[k]];
+  }
+  forces_.assign(3 * (size_t) n_kept, 0.0);
+  if (eflag_atom) atom_energy_.assign(n_kept, 0.0);
+  if (vflag_atom) atom_virial_.assign(6 * (size_t) n_kept, 0.0);
 
   double energy = 0.0;
   bool finite = true;
-  if (nall > 0) {
+  if (n_kept > 0) {
     try {
-      energy = model_->compute(&x[0][0], z_.data(), nall, edges_.data(), n_edges, nlocal, forces_.data(),
+      energy = model_->compute(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal, forces_.data(),
                                eflag_atom ? atom_energy_.data() : nullptr, vflag_atom ? atom_virial_.data() : nullptr,
                                finite);
     } catch (std::exception &e) {
       error->one(FLERR, "pair_style mlip: model evaluation failed on rank {} at step {} ({} atoms, {} edges): {}",
-                 comm->me, update->ntimestep, nall, n_edges, e.what());
+                 comm->me, update->ntimestep, n_kept, n_edges, e.what());
     }
     finite = finite && std::isfinite(energy);
   }
@@ -305,16 +356,17 @@ void PairMLIP::compute(int eflag, int vflag)
                       "integrating on invalid forces",
                update->ntimestep);
 
-  for (int k = 0; k < nall; k++) {
-    f[k][0] += forces_[3 * k + 0];
-    f[k][1] += forces_[3 * k + 1];
-    f[k][2] += forces_[3 * k + 2];
+  for (int c = 0; c < n_kept; c++) {
+    const int k = kept_[c];
+    f[k][0] += forces_[3 * c + 0];
+    f[k][1] += forces_[3 * c + 1];
+    f[k][2] += forces_[3 * c + 2];
   }
   if (eflag_global) eng_vdwl += energy;
   if (eflag_atom)
-    for (int k = 0; k < nlocal; k++) eatom[k] += atom_energy_[k];
+    for (int k = 0; k < nlocal; k++) eatom[k] += atom_energy_[k];    // local atoms keep their index
   if (vflag_atom)
-    for (int k = 0; k < nall; k++)
-      for (int m = 0; m < 6; m++) vatom[k][m] += atom_virial_[6 * k + m];
+    for (int c = 0; c < n_kept; c++)
+      for (int m = 0; m < 6; m++) vatom[kept_[c]][m] += atom_virial_[6 * c + m];
   if (vflag_fdotr) virial_fdotr_compute();
 }

@@ -54,9 +54,13 @@ class PairMLIP : public Pair {
   double auto_comm_cutoff_;           // the comm cutoff this pair style set itself (0: none)
 
   // per-step buffers, reused
-  std::vector<int64_t> z_;
-  std::vector<int64_t> edges_;
-  std::vector<int64_t> senders_;
+  std::vector<int64_t> receivers_, senders_;    // all edges within the cutoff (LAMMPS indices)
+  std::vector<int64_t> first_edge_, n_edges_of_;    // per receiver: its edges' range
+  std::vector<int> hop_, frontier_, next_;          // hop distance from the local atoms
+  std::vector<int> new_index_, kept_;               // compact numbering of the atoms the model needs
+  std::vector<double> positions_;                   // (n_kept, 3)
+  std::vector<int64_t> z_;                          // (n_kept,)
+  std::vector<int64_t> edges_;                      // (2, n_edges) compact indices
   std::vector<double> forces_;
   std::vector<double> atom_energy_;
   std::vector<double> atom_virial_;
