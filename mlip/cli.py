@@ -64,7 +64,9 @@ def _eval(args) -> int:
 def _md(args) -> int:
     from md.cli_run import main_from_namespace
 
-    return main_from_namespace(args)
+    from mlip.potential import load_potential
+
+    return main_from_namespace(args, load_potential=load_potential)
 
 
 def _export(args) -> int:
