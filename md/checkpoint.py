@@ -30,7 +30,7 @@ def state_to_dict(state: State, integrator) -> Dict[str, Any]:
     s, n = state.system, state.neighbors
     return {
         "positions": s.positions, "atomic_numbers": s.atomic_numbers, "cell": s.cell, "pbc": s.pbc,
-        "system_index": s.system_index, "masses": state.masses, "velocities": state.velocities,
+        "system_index": s.system_index, "total_charge": getattr(s, "total_charge", None), "masses": state.masses, "velocities": state.velocities,
         "forces": state.forces, "potential_energy": state.potential_energy, "step": int(state.step),
         "time_fs": float(state.time_fs), "rng_state": state.rng.get_state(), "rng_device": str(state.rng.device),
         "fixed": state.fixed, "constrained_dof": int(state.constrained_dof), "stress": state.stress,
@@ -54,6 +54,8 @@ def state_from_dict(data: Dict[str, Any], integrator, device: Optional[torch.dev
     rng.set_state(data["rng_state"])
     system = System(move(data["positions"]), move(data["atomic_numbers"]), move(data["cell"]),
                     move(data["pbc"]), move(data["system_index"]))
+    if data.get("total_charge") is not None:
+        system = system._replace(total_charge=move(data["total_charge"]))
     neighbors = NeighborState(float(nb["cutoff_A"]), float(nb["skin_A"]),
                               Edges(move(nb["index"]), move(nb["shift"])), move(nb["offsets"]),
                               move(nb["reference_positions"]), move(nb["reference_cell"]),

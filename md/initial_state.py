@@ -104,9 +104,10 @@ def initial_state(structure, forcefield: ForceField, temperature_K: float = 0.0,
 
 def _as_system(structure, dtype, device) -> System:
     if isinstance(structure, System):
-        return System(structure.positions.detach().to(device=device, dtype=dtype).clone(),
-                      structure.atomic_numbers.to(device), structure.cell.to(device=device, dtype=dtype),
-                      structure.pbc.to(device), structure.system_index.to(device))
+        return structure._replace(positions=structure.positions.detach().to(device=device, dtype=dtype).clone(),
+                                  atomic_numbers=structure.atomic_numbers.to(device),
+                                  cell=structure.cell.to(device=device, dtype=dtype), pbc=structure.pbc.to(device),
+                                  system_index=structure.system_index.to(device))
     try:
         import ase
     except ImportError as error:  # pragma: no cover - ase is a hard dependency
