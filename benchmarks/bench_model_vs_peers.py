@@ -260,7 +260,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     record = run_worker(specs[name], system, dtype, args)
                     if "error" in record:
                         failed.add(key)
-                        note = f"{specs[name].label} {system} {dtype}: failed: {record['error']}"
+                        note = (f"{specs[name].label} {system} {dtype}: failed in round {round_index + 1} "
+                                f"(not run again): {record['error']}")
                         print(f"[bench] {note}", file=sys.stderr)
                         notes.append(note)
                         continue

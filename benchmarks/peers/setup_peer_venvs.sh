@@ -39,7 +39,7 @@ make_venv() {
 
 for peer in "${peers[@]}"; do
     case "$peer" in
-        nequip) make_venv nequip "$NEQUIP_SPEC" "import torch, nequip, ase, matscipy; from nequip.ase import NequIPCalculator" ;;
+        nequip) make_venv nequip "$NEQUIP_SPEC" "import torch, nequip, ase, matscipy; from nequip.integrations.ase import NequIPCalculator" ;;
         mace)   make_venv mace "$MACE_SPEC" "import torch, mace, ase, matscipy; from mace.calculators import MACECalculator" ;;
         *) echo "[setup_peer_venvs] unknown peer '$peer' (known: nequip mace)" >&2; exit 2 ;;
     esac
