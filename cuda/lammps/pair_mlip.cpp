@@ -195,7 +195,7 @@ void PairMLIP::init_style()
   const double pair_reach = cutoff_ + neighbor->skin;    // what LAMMPS provides by itself
   if (needed > pair_reach) {
     if (comm->cutghostuser == 0.0 || comm->cutghostuser == auto_comm_cutoff_) {
-      if (comm->cutghostuser < needed || comm->cutghostuser == auto_comm_cutoff_) {
+      if (comm->cutghostuser != needed) {
         comm->cutghostuser = needed;
         auto_comm_cutoff_ = needed;
         if (comm->me == 0)

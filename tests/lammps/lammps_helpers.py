@@ -36,9 +36,10 @@ def ensure_plugin() -> Path:
     sources = [p for p in PLUGIN_SOURCE.iterdir() if p.is_file()]
     if PLUGIN.exists() and PLUGIN.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
         return PLUGIN
+    cmake = str(BIN / "cmake") if (BIN / "cmake").exists() else "cmake"
     for cmd in (
-        ["cmake", "-S", str(PLUGIN_SOURCE), "-B", str(PLUGIN_BUILD), f"-DMLIP_PYTHON={sys.executable}"],
-        ["cmake", "--build", str(PLUGIN_BUILD), "-j2"],
+        [cmake, "-S", str(PLUGIN_SOURCE), "-B", str(PLUGIN_BUILD), f"-DMLIP_PYTHON={sys.executable}"],
+        [cmake, "--build", str(PLUGIN_BUILD), "-j2"],
     ):
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
