@@ -16,6 +16,9 @@ from typing import Any, Dict, Tuple
 
 from mlip.errors import ConfigError
 
+#: Kernel backends of the model: pure-torch reference, or the compiled ops of mlip.ops.
+BACKENDS = ("reference", "native")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -33,6 +36,14 @@ class ModelConfig:
         parity: True = E(3)/O(3) equivariant (reflections too); False = SE(3) only (chiral).
         readout_hidden: width of the per-atom energy MLP.
         avg_num_neighbors: normalisation of the neighbour sum (set from training data).
+        backend: kernels of the tensor-product convolution: "reference" (pure torch) or
+            "native" (the compiled mlip.ops library; BackendUnavailableError when not built).
+        long_range: "none", or "coulomb": a charge head on the final invariant scalars predicts
+            per-atom charges (total charge per system exact) whose Coulomb energy, damped
+            smoothly to zero inside ``cutoff``, is added (direct sum for finite systems, Ewald
+            for periodic ones; see :mod:`mlip.physics.coulomb`).
+        coulomb_tolerance: relative accuracy of the Ewald sums (0 < tol < 1).
+        coulomb_real_space_cutoff: Ewald real-space cutoff, Å (raised to ``cutoff`` if smaller).
     """
 
     elements: Tuple[str, ...]
@@ -47,6 +58,10 @@ class ModelConfig:
     parity: bool = True
     readout_hidden: int = 16
     avg_num_neighbors: float = 20.0
+    backend: str = "reference"
+    long_range: str = "none"
+    coulomb_tolerance: float = 1e-6
+    coulomb_real_space_cutoff: float = 10.0
 
     def __post_init__(self):
         from ase.data import atomic_numbers as _z
@@ -70,6 +85,8 @@ class ModelConfig:
             "envelope_exponent": (self.envelope_exponent, int, lambda v: v >= 2, ">= 2"),
             "readout_hidden": (self.readout_hidden, int, lambda v: v >= 1, ">= 1"),
             "avg_num_neighbors": (self.avg_num_neighbors, float, lambda v: v > 0, "> 0"),
+            "coulomb_tolerance": (self.coulomb_tolerance, float, lambda v: 0 < v < 1, "in (0, 1)"),
+            "coulomb_real_space_cutoff": (self.coulomb_real_space_cutoff, float, lambda v: v > 0, "> 0 Å"),
         }
         for name, (value, typ, ok, need) in checks.items():
             if isinstance(value, bool) or not isinstance(value, (int, float) if typ is float else int):
@@ -80,6 +97,10 @@ class ModelConfig:
                 raise ConfigError(f"{name}: must be {need}, got {value!r}")
         if not isinstance(self.parity, bool):
             raise ConfigError(f"parity: expected true or false, got {self.parity!r}")
+        if self.long_range not in ("none", "coulomb"):
+            raise ConfigError(f"long_range: must be 'none' or 'coulomb', got {self.long_range!r}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend: must be one of {list(BACKENDS)}, got {self.backend!r}")
 
     @property
     def atomic_numbers(self) -> Tuple[int, ...]:

@@ -2,9 +2,14 @@
 
 Pipeline: species embedding (scalars) -> n_layers x InteractionBlock (features up to l_max;
 the last block outputs scalars only) -> per-atom energy readout with per-element scale/shift.
+With ``long_range="coulomb"`` a charge head on the same final scalars predicts charges q_i
+(total charge exact) and each atom adds ½ q_i φ_i, its share of the damped Coulomb energy
+(:mod:`mlip.physics.coulomb`), so the long-range energy stays inside the one autograd wrapper.
 Forces and stress are NOT computed here: see :mod:`mlip.models.force_model`.
 """
 from __future__ import annotations
+
+from typing import Tuple
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +20,8 @@ from mlip.nn.interaction import InteractionBlock
 from mlip.nn.radial import BesselBasis, PolynomialEnvelope
 from mlip.nn.readout import AtomicEnergyReadout
 from mlip.o3 import spherical_harmonics
+from mlip.physics.charges import ChargeHead
+from mlip.physics.coulomb import coulomb_atomic_energies, system_total_charge
 from mlip.types import Edges, System, edge_vectors
 
 
@@ -46,12 +53,37 @@ class EquivariantModel(nn.Module):
                     config.radial_layers,
                     config.avg_num_neighbors,
                     config.parity,
+                    backend=config.backend,
                 )
             )
         self.layers = nn.ModuleList(layers)
         self.readout = AtomicEnergyReadout(n_species, config.channels, config.readout_hidden)
+        self.charge_head = ChargeHead(n_species, config.channels, config.readout_hidden) if config.long_range == "coulomb" else None
+        self.coulomb_tolerance = float(config.coulomb_tolerance)
+        self.coulomb_real_space_cutoff = float(config.coulomb_real_space_cutoff)
 
     def forward(self, system: System, edges: Edges) -> Tensor:
+        scalars, species = self.features(system, edges)
+        energies = self.readout(scalars, species)
+        head = self.charge_head
+        if head is not None:
+            q = head(scalars, species, system.system_index, system_total_charge(system))
+            energies = energies + coulomb_atomic_energies(
+                system, q, 0.0, self.cutoff, self.coulomb_tolerance, self.coulomb_real_space_cutoff
+            )
+        return energies
+
+    @torch.jit.unused
+    def charges(self, system: System, edges: Edges) -> Tensor:
+        """(n_atoms,) predicted charges in e (models with ``long_range="coulomb"``)."""
+        head = self.charge_head
+        if head is None:
+            raise ValueError("this model predicts no charges (long_range is 'none')")
+        scalars, species = self.features(system, edges)
+        return head(scalars, species, system.system_index, system_total_charge(system))
+
+    def features(self, system: System, edges: Edges) -> Tuple[Tensor, Tensor]:
+        """Final invariant scalars (n_atoms, channels) and species indices (n_atoms,)."""
         species = self.species_index(system.atomic_numbers)
         receiver = edges.index[0]
         sender = edges.index[1]
@@ -63,4 +95,4 @@ class EquivariantModel(nn.Module):
         x = self.embedding(species).unsqueeze(2)  # (N, C, 1)
         for layer in self.layers:
             x = layer(x, species, sh, basis, env, sender, receiver)
-        return self.readout(x[:, :, 0], species)
+        return x[:, :, 0], species

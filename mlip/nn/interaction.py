@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from mlip.errors import BackendUnavailableError
 from mlip.nn.gate import Gate
 from mlip.nn.linear import EquivariantLinear, SpeciesLinear
 from mlip.nn.radial import RadialMLP
@@ -33,13 +34,21 @@ class InteractionBlock(nn.Module):
         radial_layers: int,
         avg_num_neighbors: float,
         parity: bool,
+        backend: str = "reference",
     ):
         super().__init__()
         self.channels = channels
         self.d_in = (l_max_in + 1) ** 2
         self.d_out = (l_max_out + 1) ** 2
         self.linear_up = EquivariantLinear(channels, channels, l_max_in, l_max_in)
-        self.tensor_product = ChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
+        if backend == "native":  # compiled kernels; raises BackendUnavailableError when not built
+            from mlip.ops import NativeChannelwiseTensorProduct
+
+            self.tensor_product = NativeChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
+        elif backend == "reference":
+            self.tensor_product = ChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
+        else:
+            raise BackendUnavailableError(f"unknown backend {backend!r}; choose 'reference' or 'native'")
         self.n_paths = self.tensor_product.n_paths
         self.radial = RadialMLP(n_radial_basis, self.n_paths * channels, radial_hidden, radial_layers)
         self.linear_down = EquivariantLinear(channels, channels, l_max_out, l_max_out)

@@ -1,0 +1,128 @@
+// Per-pair and per-bin math of the cell-list neighbour search, shared by the CPU (C++) and
+// CUDA kernels. Torch-free.
+//
+// Geometry (built on the host, see neighbor_geometry.h): a working basis W whose rows are the
+// periodic lattice vectors of the cell (unchanged, so image shifts refer to the real cell)
+// completed by unit vectors orthogonal to them along the non-periodic directions. Atoms are
+// binned on a grid of n[d] bins along each fractional axis d; every bin is at least `cutoff`
+// thick (distance between its faces), except that a periodic axis shorter than the cutoff gets
+// one bin and is searched over `reach[d]` = ceil(cutoff / thickness) images each way.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+
+#include "mlip/hd.h"
+
+namespace mlip {
+namespace nl {
+
+struct Grid {
+  double basis[9];    // W, rows = working lattice vectors (Å), row-major
+  double inverse[9];  // W^-1 (column d gives fractional coordinate d), row-major
+  double origin[3];   // fractional origin subtracted along non-periodic axes
+  double scale[3];    // bins per unit fractional coordinate along each axis
+  int n[3];           // bins per axis
+  int reach[3];       // bins searched on each side along each axis
+  int periodic[3];    // 1 where periodic
+};
+
+// floor(a / n) for n > 0.
+MLIP_HD MLIP_INLINE int floor_div(int a, int n) { return a >= 0 ? a / n : -((-a + n - 1) / n); }
+
+// Bin coordinate of a (wrapped) fractional coordinate, clamped into [0, n).
+MLIP_HD MLIP_INLINE int bin_of(double f, double scale, int n) {
+  int b = static_cast<int>(f * scale);
+  if (f * scale < 0.0) b = 0;
+  return b < 0 ? 0 : (b >= n ? n - 1 : b);
+}
+
+MLIP_HD MLIP_INLINE int linear_bin(const Grid& g, int b0, int b1, int b2) {
+  return (b0 * g.n[1] + b1) * g.n[2] + b2;
+}
+
+// Neighbouring bin b + k along axis d: the wrapped bin and its image shift along d.
+// Returns false when the bin lies outside a non-periodic axis.
+MLIP_HD MLIP_INLINE bool image_bin(const Grid& g, int d, int b_plus_k, int* bin, int* shift) {
+  const int n = g.n[d];
+  if (g.periodic[d]) {
+    const int s = floor_div(b_plus_k, n);
+    *shift = s;
+    *bin = b_plus_k - s * n;
+    return true;
+  }
+  *shift = 0;
+  *bin = b_plus_k;
+  return b_plus_k >= 0 && b_plus_k < n;
+}
+
+// Cartesian offset s @ W of an integer image shift (Å).
+MLIP_HD MLIP_INLINE void shift_vector(const Grid& g, int s0, int s1, int s2, double* out) {
+  for (int c = 0; c < 3; ++c)
+    out[c] = s0 * g.basis[c] + s1 * g.basis[3 + c] + s2 * g.basis[6 + c];
+}
+
+// The pair test: |p_j + offset - p_i|^2 < cutoff^2, with wrapped Cartesian positions.
+MLIP_HD MLIP_INLINE bool within_cutoff(const double* MLIP_RESTRICT pi, const double* MLIP_RESTRICT pj,
+                                       const double* MLIP_RESTRICT offset, double cutoff2) {
+  const double dx = pj[0] + offset[0] - pi[0];
+  const double dy = pj[1] + offset[1] - pi[1];
+  const double dz = pj[2] + offset[2] - pi[2];
+  return dx * dx + dy * dy + dz * dz < cutoff2;
+}
+
+// Total image shift of a pair found between wrapped atoms: the wrapped-frame shift plus
+// the lattice vectors removed from i and j when they were wrapped, r_ij = p_j - p_i + S @ W.
+MLIP_HD MLIP_INLINE int64_t total_shift(int s_wrapped, int64_t wrap_i, int64_t wrap_j) {
+  return static_cast<int64_t>(s_wrapped) - wrap_j + wrap_i;
+}
+
+// Order of neighbours within a receiver's list: by sender, then shift (lexicographic).
+MLIP_HD MLIP_INLINE bool neighbor_less(int64_t ja, const int64_t* sa, int64_t jb, const int64_t* sb) {
+  if (ja != jb) return ja < jb;
+  if (sa[0] != sb[0]) return sa[0] < sb[0];
+  if (sa[1] != sb[1]) return sa[1] < sb[1];
+  return sa[2] < sb[2];
+}
+
+}  // namespace nl
+}  // namespace mlip
+
+namespace mlip {
+namespace nl {
+
+// Wrap one atom into the working cell: fractional coordinates f = p W^-1; along periodic axes
+// the integer part is removed (wrap[d] = floor(f_d)), along non-periodic ones the origin.
+// Outputs the wrapped Cartesian position p - wrap @ W, the wrap counts and the linear bin.
+MLIP_HD MLIP_INLINE void wrap_atom(const Grid& g, const double* MLIP_RESTRICT p, double* MLIP_RESTRICT pw,
+                                   int64_t* MLIP_RESTRICT wrap, int* MLIP_RESTRICT bin) {
+  int b[3];
+  double w[3];
+  for (int d = 0; d < 3; ++d) {
+    double f = p[0] * g.inverse[d] + p[1] * g.inverse[3 + d] + p[2] * g.inverse[6 + d];
+    if (g.periodic[d]) {
+      const double fl = floor(f);
+      wrap[d] = static_cast<int64_t>(fl);
+      w[d] = fl;
+      f -= fl;
+    } else {
+      wrap[d] = 0;
+      w[d] = 0.0;
+      f -= g.origin[d];
+    }
+    b[d] = bin_of(f, g.scale[d], g.n[d]);
+  }
+  for (int c = 0; c < 3; ++c)
+    pw[c] = p[c] - (w[0] * g.basis[c] + w[1] * g.basis[3 + c] + w[2] * g.basis[6 + c]);
+  *bin = linear_bin(g, b[0], b[1], b[2]);
+}
+
+// Bin coordinates of a linear bin index.
+MLIP_HD MLIP_INLINE void bin_coords(const Grid& g, int bin, int* b) {
+  b[2] = bin % g.n[2];
+  b[1] = (bin / g.n[2]) % g.n[1];
+  b[0] = bin / (g.n[1] * g.n[2]);
+}
+
+}  // namespace nl
+}  // namespace mlip
