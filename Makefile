@@ -5,8 +5,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# native op library (cuda/ -> build/libmlip_ops.so, loaded by mlip.ops); see docs/kernels.md
+BUILD  ?= build
+CMAKE  ?= $(VENV)/bin/cmake
+JOBS   ?= 2
+NVCC   ?= nvcc
+CUDA_GENCODE := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 
-.PHONY: install test test-fast demo clean
+.PHONY: install test test-fast demo clean ops cuda-check
 
 $(STAMP): setup.py requirements-pinned.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +23,24 @@ $(STAMP): setup.py requirements-pinned.txt
 
 install: $(STAMP)
 
-test: install
-	$(PY) -m pytest -q tests
+# CPU op library, built with CMake against the venv's torch (incremental: fast when up to date)
+ops: install
+	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then \
+	  $(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
+	    -DCMAKE_PREFIX_PATH="$$($(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')" ; fi
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+# compile (no run) the torch-free CUDA kernels for sm_80 and sm_90 when nvcc is present
+cuda-check:
+	@if command -v $(NVCC) >/dev/null 2>&1; then \
+	  mkdir -p $(BUILD)/cuda-check && for f in cuda/kernels/*.cu; do \
+	    [ -e "$$f" ] || continue; echo "nvcc $$f (sm_80, sm_90)"; \
+	    $(NVCC) -std=c++17 -O3 $(CUDA_GENCODE) -Icuda/include -c $$f \
+	      -o $(BUILD)/cuda-check/$$(basename $$f .cu).o || exit 1; done; \
+	else echo "cuda-check: nvcc not found, CUDA sources not compiled"; fi
+
+test: install ops cuda-check
+	MLIP_REQUIRE_NATIVE=1 $(PY) -m pytest -q tests
 
 test-fast: install
 	$(PY) -m pytest -q -x -m "not slow" tests
