@@ -82,36 +82,15 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
       const int64_t lo = ch * kChunk, hi = std::min(n, lo + kChunk);
       for (int64_t i = lo; i < hi; ++i) {
         mine.clear();
-        const double* pi = &pw[3 * i];
-        int bi[3];
-        nl::bin_coords(g, bin[i], bi);
-        for (int k0 = -g.reach[0]; k0 <= g.reach[0]; ++k0) {
-          int w0, s0;
-          if (!nl::image_bin(g, 0, bi[0] + k0, &w0, &s0)) continue;
-          for (int k1 = -g.reach[1]; k1 <= g.reach[1]; ++k1) {
-            int w1, s1;
-            if (!nl::image_bin(g, 1, bi[1] + k1, &w1, &s1)) continue;
-            for (int k2 = -g.reach[2]; k2 <= g.reach[2]; ++k2) {
-              int w2, s2;
-              if (!nl::image_bin(g, 2, bi[2] + k2, &w2, &s2)) continue;
-              double off[3];
-              nl::shift_vector(g, s0, s1, s2, off);
-              const bool home = s0 == 0 && s1 == 0 && s2 == 0;
-              const int b = nl::linear_bin(g, w0, w1, w2);
-              for (int64_t m = start[b]; m < start[b + 1]; ++m) {
-                if (!nl::within_cutoff(pi, &sorted[3 * m], off, cutoff2)) continue;
-                const int64_t j = order[m];
-                if (home && j == i) continue;
-                Neighbor nbr;
-                nbr.j = j + offset;
-                nbr.s[0] = nl::total_shift(s0, wrap[3 * i], wrap[3 * j]);
-                nbr.s[1] = nl::total_shift(s1, wrap[3 * i + 1], wrap[3 * j + 1]);
-                nbr.s[2] = nl::total_shift(s2, wrap[3 * i + 2], wrap[3 * j + 2]);
-                mine.push_back(nbr);
-              }
-            }
-          }
-        }
+        auto visit = [&](int64_t j, int s0, int s1, int s2) {
+          Neighbor nbr;
+          nbr.j = j + offset;
+          nbr.s[0] = nl::total_shift(s0, wrap[3 * i], wrap[3 * j]);
+          nbr.s[1] = nl::total_shift(s1, wrap[3 * i + 1], wrap[3 * j + 1]);
+          nbr.s[2] = nl::total_shift(s2, wrap[3 * i + 2], wrap[3 * j + 2]);
+          mine.push_back(nbr);
+        };
+        nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2, visit);
         std::sort(mine.begin(), mine.end(), [](const Neighbor& a, const Neighbor& b) {
           return nl::neighbor_less(a.j, a.s, b.j, b.s);
         });

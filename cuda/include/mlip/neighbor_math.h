@@ -124,5 +124,41 @@ MLIP_HD MLIP_INLINE void bin_coords(const Grid& g, int bin, int* b) {
   b[0] = bin / (g.n[1] * g.n[2]);
 }
 
+// Visit every neighbour of receiver i: for each of the (2 reach + 1)^3 image bins around i's
+// bin, every atom m of that bin (positions sorted by bin: `sorted_pos` (3 per atom), atom ids
+// `order`, bin m-range [bin_start[b], bin_start[b + 1])) with |r| < cutoff, except i itself in
+// the home image. Calls visit(j, s0, s1, s2) with the wrapped-frame image shift; the order of
+// the visits is fixed (bins, then atoms by index), so results are deterministic.
+template <typename Visit>
+MLIP_HD MLIP_INLINE void for_each_neighbor(const Grid& g, int64_t i, const double* MLIP_RESTRICT pi, int bin_i,
+                                           const int64_t* MLIP_RESTRICT bin_start,
+                                           const double* MLIP_RESTRICT sorted_pos,
+                                           const int64_t* MLIP_RESTRICT order, double cutoff2, Visit& visit) {
+  int bi[3];
+  bin_coords(g, bin_i, bi);
+  for (int k0 = -g.reach[0]; k0 <= g.reach[0]; ++k0) {
+    int w0, s0;
+    if (!image_bin(g, 0, bi[0] + k0, &w0, &s0)) continue;
+    for (int k1 = -g.reach[1]; k1 <= g.reach[1]; ++k1) {
+      int w1, s1;
+      if (!image_bin(g, 1, bi[1] + k1, &w1, &s1)) continue;
+      for (int k2 = -g.reach[2]; k2 <= g.reach[2]; ++k2) {
+        int w2, s2;
+        if (!image_bin(g, 2, bi[2] + k2, &w2, &s2)) continue;
+        double off[3];
+        shift_vector(g, s0, s1, s2, off);
+        const bool home = s0 == 0 && s1 == 0 && s2 == 0;
+        const int b = linear_bin(g, w0, w1, w2);
+        for (int64_t m = bin_start[b]; m < bin_start[b + 1]; ++m) {
+          if (!within_cutoff(pi, sorted_pos + 3 * m, off, cutoff2)) continue;
+          const int64_t j = order[m];
+          if (home && j == i) continue;
+          visit(j, s0, s1, s2);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace nl
 }  // namespace mlip
