@@ -36,7 +36,8 @@ def state_to_dict(state: State, integrator) -> Dict[str, Any]:
         "fixed": state.fixed, "constrained_dof": int(state.constrained_dof), "stress": state.stress,
         "neighbors": {"cutoff_A": n.cutoff_A, "skin_A": n.skin_A, "index": n.edges.index, "shift": n.edges.shift,
                       "offsets": n.offsets, "reference_positions": n.reference_positions,
-                      "reference_cell": n.reference_cell, "n_builds": int(n.n_builds), "backend": n.backend},
+                      "reference_cell": n.reference_cell, "n_builds": int(n.n_builds), "backend": n.backend,
+                      "core": n.core, "shell": n.shell},
         "integrator": dict(integrator.parameters()),
         "extended": integrator.extended_to_dict(state.extended) if state.extended is not None else None,
     }
@@ -59,7 +60,7 @@ def state_from_dict(data: Dict[str, Any], integrator, device: Optional[torch.dev
     neighbors = NeighborState(float(nb["cutoff_A"]), float(nb["skin_A"]),
                               Edges(move(nb["index"]), move(nb["shift"])), move(nb["offsets"]),
                               move(nb["reference_positions"]), move(nb["reference_cell"]),
-                              int(nb["n_builds"]), str(nb["backend"]))
+                              int(nb["n_builds"]), str(nb["backend"]), move(nb["core"]), move(nb["shell"]))
     extended = None if data["extended"] is None else integrator.extended_from_dict(data["extended"])
     return State(system=system, masses=move(data["masses"]), velocities=move(data["velocities"]),
                  forces=move(data["forces"]), potential_energy=move(data["potential_energy"]),

@@ -14,6 +14,8 @@ from torch import Tensor
 from mlip.errors import ConfigError
 from mlip.types import Edges, Prediction, System
 
+from md.neighbor_cache import squared_lengths
+
 
 class Harmonic:
     """Springs to reference positions (an Einstein crystal / independent oscillators).
@@ -55,7 +57,7 @@ class Harmonic:
         reference = self.reference_positions_A.to(positions)
         k = self.spring_constant_eV_per_A2.to(positions).unsqueeze(1)
         displacement = positions - reference
-        atomic = 0.5 * (k * displacement * displacement).sum(dim=1)
+        atomic = 0.5 * k.squeeze(1) * squared_lengths(displacement)
         energy = torch.zeros(system.cell.shape[0], dtype=positions.dtype, device=positions.device)
         energy = energy.index_add(0, system.system_index, atomic)
         return Prediction(energy=energy, forces=-k * displacement, stress=None,

@@ -6,6 +6,11 @@ positions, so periodic wrapping can never hide a move. Every step the cached edg
 filtered to the exact cutoff (same distance formula, same sorted order as a fresh build), so
 the skin never changes which pairs a force field sees, and forces are bit-identical with
 and without skin.
+
+Only the pairs that can have crossed the cutoff are measured each step: no atom moves more
+than skin/2 between builds, so a pair closer than ``cutoff − skin`` at the build stays
+inside and one farther than ``cutoff + skin`` stays outside (and is not cached). Pairs in
+between (the "shell", about a third of the list for a 0.5 Å skin on 8.5 Å) are tested.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from mlip.neighbor_list import neighbor_list
 from mlip.types import Edges, System, empty_edges
 
 #: Extra radius (Å) added to every build so that a pair exactly at the cutoff is decided by
-#: our own distance test, never by the list builder's rounding.
+#: our own distance test, never by the list builder's rounding; also the safety margin of
+#: the "always inside" core.
 _BUILD_MARGIN_A = 1e-6
 
 
@@ -35,6 +41,8 @@ class NeighborState(NamedTuple):
         reference_cell: cell at the last build, Å.
         n_builds: how many times the list was built so far.
         backend: neighbour-list backend passed to :func:`mlip.neighbor_list.neighbor_list`.
+        core: (n_edges,) bool, pairs that stay inside the cutoff until the next build.
+        shell: (n_shell,) int64 indices of the edges whose length must be tested each step.
     """
 
     cutoff_A: float
@@ -45,6 +53,14 @@ class NeighborState(NamedTuple):
     reference_cell: Tensor
     n_builds: int
     backend: str
+    core: Tensor
+    shell: Tensor
+
+
+def squared_lengths(vectors: Tensor) -> Tensor:
+    """|v|² of each row of (n, 3) ``vectors`` (a matrix-vector product: on CPU far faster than
+    ``(v * v).sum(dim=1)``)."""
+    return (vectors * vectors) @ vectors.new_ones(3)
 
 
 def build(system: System, cutoff_A: float, skin_A: float, n_builds: int = 0,
@@ -60,8 +76,11 @@ def build(system: System, cutoff_A: float, skin_A: float, n_builds: int = 0,
     else:
         edges = neighbor_list(system, cutoff_A + skin_A + _BUILD_MARGIN_A, backend=backend)
     offsets = _image_offsets(system, edges)
+    vectors = positions[edges.index[1]] - positions[edges.index[0]] + offsets
+    core = squared_lengths(vectors) < max(cutoff_A - skin_A - _BUILD_MARGIN_A, 0.0) ** 2
+    shell = torch.nonzero(~core).squeeze(1)
     return NeighborState(float(cutoff_A), float(skin_A), edges, offsets, positions,
-                         system.cell.detach(), n_builds + 1, backend)
+                         system.cell.detach(), n_builds + 1, backend, core, shell)
 
 
 def needs_rebuild(neighbors: NeighborState, system: System) -> bool:
@@ -71,7 +90,7 @@ def needs_rebuild(neighbors: NeighborState, system: System) -> bool:
     if not torch.equal(system.cell, neighbors.reference_cell):
         return True
     moved = system.positions.detach() - neighbors.reference_positions
-    return bool((moved * moved).sum(dim=1).max() > (0.5 * neighbors.skin_A) ** 2)
+    return bool(squared_lengths(moved).max() > (0.5 * neighbors.skin_A) ** 2)
 
 
 def update(neighbors: NeighborState, system: System) -> Tuple[Edges, NeighborState]:
@@ -89,10 +108,16 @@ def within_cutoff(neighbors: NeighborState, system: System) -> Edges:
     edges = neighbors.edges
     if edges.index.shape[1] == 0:
         return edges
-    positions = system.positions.detach()
-    vectors = positions[edges.index[1]] - positions[edges.index[0]] + neighbors.offsets
-    keep = torch.nonzero((vectors * vectors).sum(dim=1) < neighbors.cutoff_A**2).squeeze(1)
-    return Edges(index=edges.index[:, keep], shift=edges.shift[keep])
+    inside = neighbors.core
+    shell = neighbors.shell
+    if shell.numel() > 0:
+        positions = system.positions.detach()
+        index = edges.index.index_select(1, shell)
+        vectors = (positions.index_select(0, index[1]) - positions.index_select(0, index[0])
+                   + neighbors.offsets.index_select(0, shell))
+        inside = inside.index_put((shell,), squared_lengths(vectors) < neighbors.cutoff_A**2)
+    keep = torch.nonzero(inside).squeeze(1)
+    return Edges(index=edges.index.index_select(1, keep), shift=edges.shift.index_select(0, keep))
 
 
 def _image_offsets(system: System, edges: Edges) -> Tensor:

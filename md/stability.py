@@ -11,6 +11,7 @@ import torch
 from mlip.validation import chemical_symbol
 
 from md.integrator import check_positive
+from md.neighbor_cache import squared_lengths
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,15 @@ def check_step(previous, new, conserved_eV: float, reference_eV: float, timestep
                limits: StabilityLimits) -> Optional[str]:
     """A diagnosis if the step ``previous`` → ``new`` is unstable, else None."""
     where = f"step {previous.step} -> {new.step} (t = {new.time_fs:.6g} fs)"
-    finite = torch.isfinite(new.forces).all(dim=1)
-    if not bool(finite.all()):
-        i = int(torch.nonzero(~finite)[0])
+    if not bool(torch.isfinite(new.forces).all()):
+        i = int(torch.nonzero(~torch.isfinite(new.forces).all(dim=1))[0])
         return (f"{where}: the force on {_atom(new, i)} is not finite ({new.forces[i].tolist()} eV/Å); "
                 f"{_FIX}")
     energy = float(new.potential_energy)
     if not math.isfinite(energy) or not math.isfinite(conserved_eV):
         return f"{where}: the potential energy is not finite ({energy} eV); {_FIX}"
     step = new.positions - previous.positions
-    moved2 = (step * step).sum(dim=1)
+    moved2 = squared_lengths(step)
     i = int(torch.argmax(moved2))
     distance = math.sqrt(float(moved2[i]))
     if not distance <= limits.max_displacement_A:
