@@ -44,13 +44,21 @@ Model::Model(const std::string &path, const std::string &device, const std::vect
   if (impl_->device.is_cuda() && !torch::cuda::is_available())
     throw std::runtime_error("device " + device + " requested, but this torch has no CUDA or sees no GPU");
   torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
+  // Unknown ops surface as c10::Error or as torch::jit::ErrorReport (a std::exception).
+  auto load_failure = [&path](const std::string &why) {
+    if (why.find("mlip::") != std::string::npos)
+      return std::runtime_error("cannot load " + path + ": the model calls mlip's native ops (it was exported with "
+                                "backend 'native'); load the op library first: pair_style mlip ops "
+                                "/path/to/build/libmlip_ops.so (built by 'make ops'). Torch said: " +
+                                why.substr(0, 300));
+    return std::runtime_error("cannot load " + path + " as a TorchScript model (" + why + ")");
+  };
   try {
     impl_->module = torch::jit::load(path, impl_->device, extra);
   } catch (const c10::Error &e) {
-    throw std::runtime_error("cannot load " + path + " as a TorchScript model (" + e.what_without_backtrace() +
-                             ")");
+    throw load_failure(e.what_without_backtrace());
   } catch (const std::exception &e) {
-    throw std::runtime_error("cannot load " + path + " as a TorchScript model (" + e.what() + ")");
+    throw load_failure(e.what());
   }
   impl_->module.eval();
   impl_->metadata = extra[kMetadataFile];

@@ -171,6 +171,12 @@ def export_lammps(
     if dtype not in (torch.float32, torch.float64):
         raise ExportError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     _refuse_external_calculators(potential)
+    long_range = getattr(potential.config, "long_range", "none")
+    if long_range != "none":
+        raise ExportError(
+            f"long_range={long_range!r}: the model's Coulomb term sums over the whole (periodic) system, which "
+            "a LAMMPS rank does not hold; LAMMPS export supports short-range models only (long_range='none')"
+        )
     force_model = copy.deepcopy(potential.model).to(device="cpu", dtype=dtype).eval()
     for p in force_model.parameters():
         p.requires_grad_(False)
@@ -223,6 +229,9 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
         "mlip_version": meta["mlip_version"],
         "created_utc": meta["created_utc"],
         "committee_size": meta.get("committee_size", 1),
+        # the model calls torch.ops.mlip.* (ModelConfig.backend="native"): LAMMPS must load the
+        # op library first (pair_style mlip ops /path/libmlip_ops.so)
+        "native_ops": getattr(potential.config, "backend", "reference") == "native",
         "config": meta["config"],
         "info": meta.get("info", {}),
     }
