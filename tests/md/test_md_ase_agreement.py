@@ -30,6 +30,7 @@ def test_nve_lj_reproduces_ase_velocity_verlet_trajectory_to_1e_10_A():
         worst = max(worst, float(np.abs(ase_atoms.get_positions() - state.positions.numpy()).max()))
     assert state.neighbors.n_builds > 1  # the skin list was rebuilt along the way
     velocity_error = np.abs(ase_atoms.get_velocities() / units.ASE_TIME_UNIT_IN_FS - state.velocities.numpy()).max()
+    print(f"max |r_md - r_ase| = {worst:.2e} Å, max |v_md - v_ase| = {velocity_error:.2e} Å/fs")
     assert worst <= 1e-10, worst
     assert velocity_error <= 1e-12, velocity_error
     # the atoms really moved (not a trivially static comparison)

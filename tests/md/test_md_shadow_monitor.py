@@ -39,6 +39,7 @@ def test_shadow_is_exact_for_harmonic_while_H_fluctuation_scales_as_h2():
     timesteps = (4.0, 2.0)
     reports = [monitored_run(atoms, springs, h, int(800 / h)) for h in timesteps]
     h_rms = [r.rms_meV_per_atom for r in reports]
+    print(f"harmonic: H exponent {exponent(h_rms, timesteps):.2f}, H̃/H RMS {reports[1].shadow_rms_meV_per_atom / h_rms[1]:.1e}")
     assert 1.8 < exponent(h_rms, timesteps) < 2.2, h_rms
     for r in reports:
         # the construction is exact for quadratic potentials: only round-off is left
@@ -55,6 +56,7 @@ def test_shadow_fluctuation_scales_as_h_to_the_order_for_anharmonic_lj_dimer(ord
     reports = [monitored_run(atoms, lj, h, int(2000 / h), order=order, velocities=v) for h in timesteps]
     h_rms = [r.rms_meV_per_atom for r in reports]
     s_rms = [r.shadow_rms_meV_per_atom for r in reports]
+    print(f"order {order}: H exponent {exponent(h_rms, timesteps):.2f}, H̃ exponent {exponent(s_rms, timesteps):.2f}")
     assert 1.7 < exponent(h_rms, timesteps) < 2.3, h_rms
     assert expected - 0.6 < exponent(s_rms, timesteps) < expected + 1.0, s_rms
     assert s_rms[0] < 1e-2 * h_rms[0]
@@ -115,3 +117,16 @@ def test_thermostat_report_says_shadow_does_not_apply():
     assert report.shadow_rms_meV_per_atom is None
     assert "does not apply to bussi" in report.diagnosis
     assert np.isfinite(report.drift_meV_per_atom_per_ps)
+
+
+def test_float32_round_off_shows_up_in_the_shadow_hamiltonian():
+    reports = {}
+    for dtype in (torch.float64, torch.float32):
+        atoms, lj = argon_cluster13(), argon_lj(cutoff_A=20.0)
+        state = md.initial_state(atoms, lj, temperature_K=30.0, seed=0, dtype=dtype)
+        monitor = md.EnergyMonitor(sample_interval=1, order=8)
+        md.run(state, lj, md.VelocityVerlet(5.0), 600, reporters=[monitor])
+        reports[dtype] = monitor.last_report
+    assert reports[torch.float64].verdict == "conservative"
+    assert reports[torch.float32].verdict == "non-conservative", reports[torch.float32].diagnosis
+    assert reports[torch.float32].shadow_rms_meV_per_atom > 1e3 * reports[torch.float64].shadow_rms_meV_per_atom
