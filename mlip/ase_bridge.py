@@ -33,13 +33,28 @@ def system_from_atoms(
     cell = np.stack([np.asarray(a.get_cell()[:], dtype=np.float64) for a in frames])
     pbc = np.stack([np.asarray(a.get_pbc(), dtype=bool) for a in frames])
     sidx = np.concatenate([np.full(len(a), k, dtype=np.int64) for k, a in enumerate(frames)])
+    charges = [stated_total_charge(a) for a in frames]
     return System(
         positions=torch.as_tensor(pos, dtype=dtype, device=device),
         atomic_numbers=torch.as_tensor(z, dtype=torch.int64, device=device),
         cell=torch.as_tensor(cell, dtype=dtype, device=device),
         pbc=torch.as_tensor(pbc, dtype=torch.bool, device=device),
         system_index=torch.as_tensor(sidx, dtype=torch.int64, device=device),
+        total_charge=None if all(q is None for q in charges) else torch.as_tensor([q or 0.0 for q in charges], dtype=dtype, device=device),
     )
+
+
+def stated_total_charge(atoms) -> Optional[float]:
+    """Total charge (e) stated for ``atoms``: ``info["total_charge"]`` or ``info["charge"]``, else
+    the sum of non-zero initial charges (the ASE convention), else None (neutral)."""
+    for key in ("total_charge", "charge"):
+        if key in atoms.info:
+            return float(atoms.info[key])
+    if atoms.has("initial_charges"):
+        q = float(np.sum(atoms.get_initial_charges()))
+        if q != 0.0:
+            return q
+    return None
 
 
 def atoms_from_system(system: System, positions: Optional[torch.Tensor] = None) -> list:

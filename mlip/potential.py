@@ -4,8 +4,14 @@ File format (a ``torch.save`` dict, read back with ``weights_only=True``, i.e. n
 
     {"format": "mlip-potential", "format_version": 1,
      "metadata": {"mlip_version", "elements", "atomic_numbers", "cutoff_A", "dtype", "units",
-                  "created_utc", "config": ModelConfig.to_dict(), "info": {...}},
+                  "created_utc", "config": ModelConfig.to_dict(), "info": {...},
+                  "baselines": [resolved spec of each torch baseline term, in term order],
+                  "external_baseline": {"kind": "ase", ...} or None},
      "state_dict": {name: tensor}}
+
+A potential is a sum of energy terms: ``model.terms[0]`` is the learned network, the others
+are torch baselines (ZBL, Lennard-Jones, point charges, a frozen potential; see
+:mod:`mlip.physics`); an external ASE-calculator baseline is added outside torch.
 
 Loading checks every field and refuses missing or inconsistent metadata with a clear error.
 Files are written to a temporary name and renamed, so a crash never leaves half a file.
@@ -16,16 +22,17 @@ import datetime
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 from torch import nn
 
-from mlip.errors import PotentialFileError
+from mlip.errors import ConfigError, PotentialFileError
 from mlip.models.committee import CommitteeMean
 from mlip.models.config import ModelConfig
 from mlip.models.equivariant import EquivariantModel
 from mlip.models.force_model import ForceModel
+from mlip.physics.charges import INITIAL_CHARGE_SCALE
 from mlip.types import Edges, Prediction, System
 
 FORMAT_NAME = "mlip-potential"
@@ -41,16 +48,49 @@ class Potential(nn.Module):
     the potential's dtype; outputs are in eV, eV/Å, eV/Å³.
     """
 
-    def __init__(self, config: ModelConfig, model: ForceModel, info: Optional[Dict[str, Any]] = None):
+    def __init__(
+        self,
+        config: ModelConfig,
+        model: ForceModel,
+        info: Optional[Dict[str, Any]] = None,
+        baselines: Optional[List[Dict[str, Any]]] = None,
+        external=None,
+    ):
         super().__init__()
         self.config = config
         self.model = model
         self.info: Dict[str, Any] = dict(info or {})
+        #: resolved specs of the torch baseline terms ``model.terms[1:]``
+        self.baseline_specs: List[Dict[str, Any]] = list(baselines or [])
+        #: :class:`mlip.physics.ase_baseline.ExternalBaseline` or None
+        self.external = external
+        #: training on the residual: evaluate the learned term only (no baselines)
+        self.residual_only = False
+        #: also return the learned charges (``Prediction.charges``) when the model has them
+        self.return_charges = False
 
     @property
     def cutoff(self) -> float:
-        """Interaction cutoff of one message-passing step, Å."""
-        return float(self.config.cutoff)
+        """Neighbour-list cutoff, Å: the largest of the network's (one message-passing step)
+        and the torch baselines' cutoffs."""
+        cut = float(self.config.cutoff)
+        for term in list(self.model.terms)[1:]:
+            cut = max(cut, float(getattr(term, "cutoff", 0.0)))
+        return cut
+
+    @property
+    def has_charges(self) -> bool:
+        """True when the learned model predicts charges (long-range Coulomb)."""
+        return self.config.long_range == "coulomb"
+
+    def charges(self, system: System, edges: Edges) -> torch.Tensor:
+        """(n_atoms,) learned charges in e (committee: the members' mean), total charge exact."""
+        learned = self.model.terms[0]
+        members = list(learned.members) if isinstance(learned, CommitteeMean) else [learned]
+        q = members[0].charges(system, edges)
+        for m in members[1:]:
+            q = q + m.charges(system, edges)
+        return q / len(members)
 
     @property
     def elements(self):
@@ -94,12 +134,36 @@ class Potential(nn.Module):
         return next(self.parameters()).device
 
     def forward(self, system: System, edges: Edges, compute_stress: bool = False, create_graph: bool = False) -> Prediction:
-        """Energy (eV), forces (eV/Å) and optionally stress (eV/Å³) of a batched system."""
+        """Energy (eV), forces (eV/Å) and optionally stress (eV/Å³) of a batched system:
+        the sum of all torch terms plus the external baseline (if any), or, while training on
+        the residual (``residual_only``), the learned term alone."""
         dt, dev = self.dtype, self.device
         if system.positions.dtype != dt or system.positions.device != dev:
             system = _cast(system, dt, dev)
             edges = _edges_to(edges, dev)
-        return self.model(system, edges, True, compute_stress, create_graph)
+        if self.residual_only:
+            pred = ForceModel([self.model.terms[0]])(system, edges, True, compute_stress, create_graph)
+        else:
+            pred = self.model(system, edges, True, compute_stress, create_graph)
+            if self.external is not None:
+                pred = self._add_external(system, pred, compute_stress)
+        if self.return_charges and self.has_charges:
+            pred = pred._replace(charges=self.charges(system, edges))
+        return pred
+
+    def _add_external(self, system: System, pred: Prediction, compute_stress: bool) -> Prediction:
+        """Add the ASE baseline's energy, forces, stress (its energy shared evenly per atom)."""
+        e, f, s = self.external.evaluate(system, compute_stress)
+        like = pred.energy
+        e, f = e.to(like.device, like.dtype), f.to(like.device, like.dtype)
+        counts = torch.bincount(system.system_index, minlength=e.shape[0]).to(like.dtype)
+        atomic = pred.atomic_energies
+        if atomic is not None:
+            atomic = atomic + (e / counts)[system.system_index]
+        stress = pred.stress
+        if stress is not None and s is not None:
+            stress = stress + s.to(like.device, like.dtype)
+        return Prediction(pred.energy + e, pred.forces + f, stress, atomic)
 
     def metadata(self) -> Dict[str, Any]:
         """The metadata block written to files (JSON-serialisable)."""
@@ -109,13 +173,15 @@ class Potential(nn.Module):
             "mlip_version": __version__,
             "elements": list(self.config.elements),
             "atomic_numbers": list(self.config.atomic_numbers),
-            "cutoff_A": float(self.config.cutoff),
+            "cutoff_A": self.cutoff,
             "dtype": str(self.dtype).replace("torch.", ""),
             "units": dict(UNITS),
             "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "config": self.config.to_dict(),
             "committee_size": self.committee_size,
             "info": dict(self.info),
+            "baselines": [dict(s) for s in self.baseline_specs],
+            "external_baseline": None if self.external is None else dict(self.external.spec),
         }
 
     def save(self, path: Union[str, os.PathLike]) -> Path:
@@ -147,9 +213,16 @@ def build_potential(
     seed: int = 0,
     info: Optional[Dict[str, Any]] = None,
     committee_size: int = 1,
+    baselines: Optional[List[Dict[str, Any]]] = None,
+    load_weights: bool = True,
 ) -> Potential:
     """A freshly initialised potential (weights N(0, 1) from a local ``torch.Generator(seed)``;
     per-element scale 1 and shift 0 eV). Never touches the global RNG or default dtype.
+
+    ``baselines``: spec dicts (see :mod:`mlip.physics.registry`) of baseline terms added to the
+    learned one, e.g. ``[{"kind": "zbl"}, {"kind": "ase", "calculator": "gfn2-xtb"}]``.
+    ``load_weights=False`` builds a frozen-potential baseline's architecture only (its weights
+    then come from a state dict, as in :func:`load_potential`).
 
     Example:
         >>> pot = build_potential(ModelConfig(elements=("Cu",), cutoff=4.0, channels=8, n_layers=2))
@@ -161,17 +234,24 @@ def build_potential(
     if committee_size < 1:
         raise PotentialFileError(f"committee_size must be >= 1, got {committee_size}")
     learned = EquivariantModel(config) if committee_size == 1 else CommitteeMean([EquivariantModel(config) for _ in range(committee_size)])
-    model = ForceModel([learned])
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for name, p in learned.named_parameters():
             if name.endswith("readout.scale"):
                 p.fill_(1.0)
-            elif name.endswith("readout.shift"):
+            elif name.endswith("readout.shift") or name.endswith("charge_head.shift"):
                 p.fill_(0.0)
+            elif name.endswith("charge_head.scale"):
+                p.fill_(INITIAL_CHARGE_SCALE)
             else:
                 p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
-    return Potential(config, model, info).to(device=device, dtype=dtype)
+    terms, specs, external = [], [], None
+    if baselines:
+        from mlip.physics.registry import build_baselines
+
+        terms, specs, external = build_baselines(baselines, config.atomic_numbers, load_weights)
+    model = ForceModel([learned] + terms)
+    return Potential(config, model, info, specs, external).to(device=device, dtype=dtype)
 
 
 def _cast(system: System, dtype: torch.dtype, device: torch.device) -> System:
@@ -181,6 +261,7 @@ def _cast(system: System, dtype: torch.dtype, device: torch.device) -> System:
         system.cell.to(device, dtype),
         system.pbc.to(device),
         system.system_index.to(device),
+        None if system.total_charge is None else system.total_charge.to(device, dtype),
     )
 
 
@@ -237,15 +318,27 @@ def load_potential(
         raise _fail(p, f"invalid model config in metadata: {exc}") from exc
     if list(config.elements) != list(meta["elements"]) or list(config.atomic_numbers) != list(meta["atomic_numbers"]):
         raise _fail(p, f"metadata elements {meta['elements']} disagree with the config's {list(config.elements)}")
-    if float(meta["cutoff_A"]) != float(config.cutoff):
-        raise _fail(p, f"metadata cutoff {meta['cutoff_A']} Å disagrees with the config's {config.cutoff} Å")
     saved_dtype = _DTYPES.get(meta["dtype"])
     if saved_dtype is None:
         raise _fail(p, f"unknown dtype {meta['dtype']!r}")
     committee_size = meta.get("committee_size", 1)
     if not isinstance(committee_size, int) or committee_size < 1:
         raise _fail(p, f"invalid committee_size {committee_size!r}")
-    pot = build_potential(config, dtype=saved_dtype, info=meta.get("info") or {}, committee_size=committee_size)
+    baselines = list(meta.get("baselines") or [])
+    external = meta.get("external_baseline")
+    if not isinstance(baselines, list) or not (external is None or isinstance(external, dict)):
+        raise _fail(p, "metadata 'baselines' must be a list and 'external_baseline' a mapping or null")
+    try:
+        pot = build_potential(
+            config, dtype=saved_dtype, info=meta.get("info") or {}, committee_size=committee_size,
+            baselines=baselines + ([external] if external else []), load_weights=False,
+        )
+    except ConfigError as exc:
+        raise _fail(p, f"invalid baseline in metadata: {exc}") from exc
+    if float(meta["cutoff_A"]) != pot.cutoff:
+        raise _fail(p, f"metadata cutoff {meta['cutoff_A']} Å disagrees with the config and baselines' {pot.cutoff} Å")
+    if pot.external is not None:
+        pot.external.check_available()
     expected = pot.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))

@@ -28,6 +28,8 @@ class System(NamedTuple):
         cell: (n_systems, 3, 3) lattice vectors as rows, Å (zeros allowed where pbc is False).
         pbc: (n_systems, 3) bool periodicity along each lattice vector.
         system_index: (n_atoms,) int64 index of the system each atom belongs to, sorted.
+        total_charge: (n_systems,) total charge of each system, e, or None (neutral). Only
+            models with charges (long-range Coulomb) read it.
     """
 
     positions: Tensor
@@ -35,6 +37,7 @@ class System(NamedTuple):
     cell: Tensor
     pbc: Tensor
     system_index: Tensor
+    total_charge: Optional[Tensor] = None
 
 
 class Edges(NamedTuple):
@@ -59,12 +62,15 @@ class Prediction(NamedTuple):
         stress: (n_systems, 3, 3) stress (1/V) dE/d(strain), eV/Å^3 (ASE sign convention:
             negative under compression), or None when not requested / not periodic.
         atomic_energies: (n_atoms,) per-atom energies, eV, or None.
+        charges: (n_atoms,) learned partial charges, e, or None (only models with charges,
+            and only when asked for, e.g. to train on reference charges or dipoles).
     """
 
     energy: Tensor
     forces: Tensor
     stress: Optional[Tensor] = None
     atomic_energies: Optional[Tensor] = None
+    charges: Optional[Tensor] = None
 
 
 def n_systems(system: System) -> int:

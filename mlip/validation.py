@@ -41,7 +41,7 @@ def validate_system(system: System, known_atomic_numbers: Optional[Sequence[int]
             degenerate cell along periodic directions, unsorted ``system_index``.
         UnknownElementError: an element outside ``known_atomic_numbers``.
     """
-    pos, z, cell, pbc, sidx = system
+    pos, z, cell, pbc, sidx = system.positions, system.atomic_numbers, system.cell, system.pbc, system.system_index
     if pos.ndim != 2 or pos.shape[1] != 3:
         raise InvalidSystemError(f"positions must have shape (n_atoms, 3), got {tuple(pos.shape)}")
     n_atoms = pos.shape[0]
@@ -75,6 +75,9 @@ def validate_system(system: System, known_atomic_numbers: Optional[Sequence[int]
         )
     if not bool(torch.isfinite(cell).all()):
         raise InvalidSystemError("cell contains NaN or inf")
+    q = system.total_charge
+    if q is not None and (q.shape != (n_sys,) or not bool(torch.isfinite(q).all())):
+        raise InvalidSystemError(f"total_charge must be a finite tensor of shape ({n_sys},) in e, or None (neutral)")
     if bool(((z < 1) | (z > 118)).any()):
         bad_z = int(z[(z < 1) | (z > 118)][0])
         raise InvalidSystemError(f"atomic number {bad_z} is not a chemical element (1..118)")

@@ -16,7 +16,8 @@ class Batch(NamedTuple):
     """A collated batch: inputs plus reference labels and masks (mlip units).
 
     ``energy_mask``/``stress_mask`` are per system, ``forces_mask`` per atom; masked-out
-    labels are zero-filled and contribute nothing to the loss.
+    labels are zero-filled and contribute nothing to the loss. ``charges_mask`` is per atom,
+    ``dipole_mask`` per system (reference partial charges in e, dipoles in e·Å).
     """
 
     system: System
@@ -29,6 +30,10 @@ class Batch(NamedTuple):
     stress_mask: Tensor
     weight: Tensor
     n_atoms: Tensor
+    charges: Optional[Tensor] = None
+    charges_mask: Optional[Tensor] = None
+    dipole: Optional[Tensor] = None
+    dipole_mask: Optional[Tensor] = None
 
 
 class Graph(NamedTuple):
@@ -68,6 +73,7 @@ def collate(graphs: Sequence[Graph], dtype: torch.dtype, device="cpu") -> Batch:
         cell=t(np.stack([f.cell for f in frames])),
         pbc=t(np.stack([f.pbc for f in frames]), torch.bool),
         system_index=t(np.repeat(np.arange(n_sys), counts), torch.int64),
+        total_charge=t([f.total_charge for f in frames]),
     )
     index = np.concatenate([g.index + o for g, o in zip(graphs, offsets)], axis=1)
     shift = np.concatenate([g.shift for g in graphs], axis=0)
@@ -79,7 +85,12 @@ def collate(graphs: Sequence[Graph], dtype: torch.dtype, device="cpu") -> Batch:
     stress = t(np.stack([f.stress if f.stress is not None else np.zeros((3, 3)) for f in frames]))
     stress_mask = t([f.stress is not None for f in frames], torch.bool)
     weight = t([f.weight for f in frames])
-    return Batch(system, edges, energy, energy_mask, forces, forces_mask, stress, stress_mask, weight, t(counts, torch.int64))
+    charges = t(np.concatenate([f.charges if f.charges is not None else np.zeros(f.n_atoms) for f in frames]))
+    charges_mask = t(np.repeat([f.charges is not None for f in frames], counts), torch.bool)
+    dipole = t(np.stack([f.dipole if f.dipole is not None else np.zeros(3) for f in frames]))
+    dipole_mask = t([f.dipole is not None for f in frames], torch.bool)
+    return Batch(system, edges, energy, energy_mask, forces, forces_mask, stress, stress_mask, weight, t(counts, torch.int64),
+                 charges, charges_mask, dipole, dipole_mask)
 
 
 def iterate_batches(

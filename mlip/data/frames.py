@@ -39,6 +39,9 @@ class DataKeys:
             only when ``stress`` is absent.
         energy_unit: unit of energies in the file (forces/stress follow: unit/length).
         length_unit: unit of positions in the file.
+        baseline_energy, baseline_forces, baseline_stress: keys of precomputed labels of the
+            potential's external (ASE) baseline, e.g. GFN2-xTB ones stored with the data (same
+            units as the targets); None: the baseline is computed and cached.
     """
 
     energy: Optional[str] = "energy"
@@ -51,6 +54,9 @@ class DataKeys:
     total_charge: Optional[str] = "total_charge"
     energy_unit: str = "eV"
     length_unit: str = "Å"
+    baseline_energy: Optional[str] = None
+    baseline_forces: Optional[str] = None
+    baseline_stress: Optional[str] = None
 
     def __post_init__(self):
         if self.energy_unit not in ENERGY_UNITS_IN_EV:
@@ -74,6 +80,7 @@ class Frame:
     """One labelled structure in mlip units (Å, eV, eV/Å, eV/Å³, e).
 
     ``source`` is "file:index" for error messages; unlabelled quantities are None.
+    ``baseline_*`` are precomputed labels of an external baseline (see DataKeys), or None.
     """
 
     numbers: np.ndarray
@@ -89,6 +96,9 @@ class Frame:
     weight: float = 1.0
     source: str = "?"
     info: Optional[Dict[str, Any]] = None
+    baseline_energy: Optional[float] = None
+    baseline_forces: Optional[np.ndarray] = None
+    baseline_stress: Optional[np.ndarray] = None
 
     @property
     def n_atoms(self) -> int:
@@ -164,6 +174,24 @@ def frame_from_atoms(atoms, keys: DataKeys, source: str) -> Frame:
     dipole = _lookup(atoms, keys.dipole, per_atom=False)
     weight = _lookup(atoms, keys.weight, per_atom=False)
     total_charge = _lookup(atoms, keys.total_charge, per_atom=False)
+    if charges is not None:
+        if charges.shape != (n,):
+            raise DataError(f"{source}: charges {keys.charges!r} have shape {charges.shape}, expected ({n},)")
+        stated = 0.0 if total_charge is None else float(total_charge)
+        if abs(float(charges.sum()) - stated) > 0.01:
+            raise DataError(
+                f"{source}: the reference charges sum to {float(charges.sum()):+.4f} e but the total charge is "
+                + (f"stated as {stated:+g} e" if total_charge is not None else "not stated (neutral assumed)")
+                + "; give each charged frame its total charge (data.keys.total_charge, default key 'total_charge')"
+            )
+    b_energy = _lookup(atoms, keys.baseline_energy, per_atom=False)
+    b_forces = _lookup(atoms, keys.baseline_forces, per_atom=True)
+    b_stress = _lookup(atoms, keys.baseline_stress, per_atom=False)
+    for key, value in ((keys.baseline_energy, b_energy), (keys.baseline_forces, b_forces), (keys.baseline_stress, b_stress)):
+        if key is not None and value is None:
+            raise DataError(f"{source}: baseline label {key!r} (data.keys) is missing from this frame")
+    if b_forces is not None and b_forces.shape != (n, 3):
+        raise DataError(f"{source}: baseline forces {keys.baseline_forces!r} have shape {b_forces.shape}, expected ({n}, 3)")
     frame = Frame(
         numbers=np.asarray(atoms.numbers, dtype=np.int64),
         positions=positions,
@@ -178,6 +206,9 @@ def frame_from_atoms(atoms, keys: DataKeys, source: str) -> Frame:
         weight=1.0 if weight is None else float(weight),
         source=source,
         info={k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float))},
+        baseline_energy=None if b_energy is None else float(b_energy.reshape(())) * e_unit,
+        baseline_forces=None if b_forces is None else b_forces * (e_unit / l_unit),
+        baseline_stress=None if b_stress is None else _stress_3x3(b_stress, source) * (e_unit / l_unit**3),
     )
     check_frame(frame)
     return frame

@@ -65,7 +65,7 @@ class ForceModel(nn.Module):
             cell = cell + torch.bmm(cell, sym)
         else:
             positions_used = positions
-        strained = System(positions_used, system.atomic_numbers, cell, system.pbc, system.system_index)
+        strained = System(positions_used, system.atomic_numbers, cell, system.pbc, system.system_index, system.total_charge)
         atomic = self.atomic_energies(strained, edges)
         energy = torch.zeros((n_sys,), dtype=atomic.dtype, device=atomic.device).index_add(0, system.system_index, atomic)
         forces = torch.zeros_like(system.positions)

@@ -4,9 +4,12 @@ scale in the training data, weighted by the user:
     L = w_E · ⟨ρ((E − E_ref) / (n_atoms σ_E))⟩_frames
       + w_F · ⟨ρ((F − F_ref) / σ_F)⟩_components
       + w_S · ⟨ρ((σ − σ_ref) / σ_S)⟩_components
+      + w_q · ⟨ρ((q − q_ref) / 1 e)⟩_atoms                       (models with charges only)
+      + w_μ · ⟨ρ((μ − μ_ref) / (n_atoms · 1 e·Å))⟩_components    μ = Σ_i q_i r_i
 
 with ρ(x) = x² (MSE) or the Huber function of width ``huber_delta`` (dimensionless). Frame
-weights multiply each frame's terms; unlabelled quantities are masked out.
+weights multiply each frame's terms; unlabelled quantities are masked out. Without reference
+charges or dipoles a charge model learns its charges through energies and forces alone.
 """
 from __future__ import annotations
 
@@ -28,13 +31,15 @@ class LossConfig:
     energy_weight: float = 1.0
     forces_weight: float = 10.0
     stress_weight: float = 1.0
+    charges_weight: float = 1.0
+    dipole_weight: float = 1.0
     kind: str = "mse"
     huber_delta: float = 0.01
 
     def __post_init__(self):
         if self.kind not in ("mse", "huber"):
             raise ConfigError(f"loss.kind must be 'mse' or 'huber', got {self.kind!r}")
-        for name in ("energy_weight", "forces_weight", "stress_weight", "huber_delta"):
+        for name in ("energy_weight", "forces_weight", "stress_weight", "charges_weight", "dipole_weight", "huber_delta"):
             if float(getattr(self, name)) < 0:
                 raise ConfigError(f"loss.{name} must be >= 0")
 
@@ -77,4 +82,17 @@ class Loss:
             term = (self._rho(x).flatten(1).mean(dim=1) * batch.weight[m]).mean()
             parts["stress"] = term
             total = total + c.stress_weight * term
+        if c.charges_weight > 0 and pred.charges is not None and batch.charges_mask is not None and bool(batch.charges_mask.any()):
+            m = batch.charges_mask
+            w = batch.weight[batch.system.system_index][m]
+            term = (self._rho(pred.charges[m] - batch.charges[m]) * w).mean()
+            parts["charges"] = term
+            total = total + c.charges_weight * term
+        if c.dipole_weight > 0 and pred.charges is not None and batch.dipole_mask is not None and bool(batch.dipole_mask.any()):
+            m = batch.dipole_mask
+            mu = torch.zeros_like(batch.dipole).index_add(0, batch.system.system_index, pred.charges.unsqueeze(1) * batch.system.positions)
+            x = (mu[m] - batch.dipole[m]) / batch.n_atoms[m].to(mu.dtype).unsqueeze(1)
+            term = (self._rho(x).mean(dim=1) * batch.weight[m]).mean()
+            parts["dipole"] = term
+            total = total + c.dipole_weight * term
         return total, parts

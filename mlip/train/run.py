@@ -66,8 +66,12 @@ def assemble_committee(members) -> Potential:
         raise ValueError("committee members must share one model config")
     if any(m.committee_size != 1 for m in members):
         raise ValueError("committee members must be single models")
-    pot = build_potential(cfg, dtype=members[0].dtype, committee_size=len(members), info={"members": len(members)})
+    m0 = members[0]
+    baselines = list(m0.baseline_specs) + ([m0.external.spec] if m0.external is not None else [])
+    pot = build_potential(cfg, dtype=m0.dtype, committee_size=len(members), info={"members": len(members)}, baselines=baselines, load_weights=False)
     with torch.no_grad():
         for k, m in enumerate(members):
             pot.model.terms[0].members[k].load_state_dict(m.model.terms[0].state_dict())
+        for new, old in zip(list(pot.model.terms)[1:], list(m0.model.terms)[1:]):  # baselines
+            new.load_state_dict(old.state_dict())
     return pot

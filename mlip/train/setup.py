@@ -1,8 +1,15 @@
-"""From a TrainConfig to graphs and a potential ready to train (statistics from training data)."""
+"""From a TrainConfig to graphs and a potential ready to train (statistics from training data).
+
+Baselines (``model.baselines``: a list of spec dicts, see :mod:`mlip.physics.registry`): their
+energies/forces/stresses are computed once per data file and cached next to it
+(:mod:`mlip.data.baseline_cache`); the training and validation labels become target − baseline,
+the network alone is trained on them (``Potential.residual_only``) and the saved potential
+includes the baselines. Test frames keep their total labels: the final report is of the total.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -22,6 +29,7 @@ class PreparedData:
     test: List[Graph]
     statistics: DatasetStatistics
     model_config: ModelConfig
+    baselines: List[Dict[str, Any]] = field(default_factory=list)
 
 
 def prepare_data(cfg: TrainConfig) -> PreparedData:
@@ -49,11 +57,52 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     model_cfg = _model_config(cfg, train + valid + test)
     for f in train + valid + test:
         check_frame(f, model_cfg.atomic_numbers)
+    baselines = _baselines(cfg)
+    if baselines or any(getattr(keys, k) for k in ("baseline_energy", "baseline_forces", "baseline_stress")):
+        train, valid = _residual(cfg, keys, model_cfg, baselines, frames, train, valid)
     tr, va, te = (build_graphs(x, model_cfg.cutoff) for x in (train, valid, test))
     stats = compute_statistics(tr, model_cfg.atomic_numbers)
     if "avg_num_neighbors" not in cfg.model and not cfg.training.init_from:
         model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "avg_num_neighbors": stats.avg_num_neighbors})
-    return PreparedData(tr, va, te, stats, model_cfg)
+    return PreparedData(tr, va, te, stats, model_cfg, baselines)
+
+
+def _baselines(cfg: TrainConfig) -> List[Dict[str, Any]]:
+    """Baseline specs: ``model.baselines``, or those of the fine-tuned potential."""
+    if cfg.training.init_from:
+        base = load_potential(cfg.training.init_from)
+        return list(base.baseline_specs) + ([base.external.spec] if base.external is not None else [])
+    specs = cfg.model.get("baselines") or []
+    if not isinstance(specs, list):
+        raise ConfigError("model.baselines: give a list of {kind: ...} mappings")
+    return specs
+
+
+def _residual(cfg: TrainConfig, keys: DataKeys, model_cfg: ModelConfig, baselines, frames, train, valid):
+    """Training and validation frames with all baselines subtracted (cached per data file)."""
+    from mlip.data.baseline_cache import cached_baseline_labels, subtract_baseline
+    from mlip.physics.baseline_labels import baseline_description, compute_baseline_labels
+
+    base = build_potential(model_cfg, dtype=torch.float64, baselines=baselines)
+    from_file = any(getattr(keys, k) for k in ("baseline_energy", "baseline_forces", "baseline_stress"))
+    if from_file and base.external is None:
+        raise ConfigError(
+            "data.keys.baseline_* name precomputed baseline labels, but model.baselines has no "
+            "{kind: ase, ...} baseline that they would belong to; add it (e.g. calculator: gfn2-xtb)"
+        )
+    if base.external is not None and not from_file:
+        base.external.check_available()
+    description = baseline_description(base, from_file)
+
+    def residual_of(path, path_frames):
+        labels = cached_baseline_labels(path, path_frames, description, lambda fr: compute_baseline_labels(base, fr, from_file))
+        return {id(f): subtract_baseline(f, lab) for f, lab in zip(path_frames, labels)}
+
+    by_id = residual_of(cfg.data.train, frames)
+    if cfg.data.valid:
+        valid_frames = list(valid)
+        by_id.update(residual_of(cfg.data.valid, valid_frames))
+    return [by_id[id(f)] for f in train], [by_id[id(f)] for f in valid]
 
 
 def _model_config(cfg: TrainConfig, frames) -> ModelConfig:
@@ -69,10 +118,12 @@ def _model_config(cfg: TrainConfig, frames) -> ModelConfig:
                 f"fine-tuning cannot add elements {new}: {cfg.training.init_from} knows only {list(base.elements)}; "
                 "train a new model (or one whose elements include them)"
             )
-        if cfg.model and ModelConfig.from_dict({**base.to_dict(), **cfg.model}) != base:
+        model = {k: v for k, v in cfg.model.items() if k != "baselines"}
+        if model and ModelConfig.from_dict({**base.to_dict(), **model}) != base:
             raise ConfigError("model: must be empty or identical to the fine-tuned potential's config when training.init_from is set")
         return base
     d = dict(cfg.model)
+    d.pop("baselines", None)
     d.setdefault("elements", [chemical_symbols[z] for z in present])
     if "cutoff" not in d:
         raise ConfigError("model.cutoff: give the radial cutoff in Å")
@@ -86,12 +137,19 @@ def initial_potential(cfg: TrainConfig, data: PreparedData, member: int = 0) -> 
     if cfg.training.init_from:
         pot = load_potential(cfg.training.init_from, dtype=dtype, device=cfg.training.device)
     else:
-        pot = build_potential(data.model_config, dtype=dtype, device=cfg.training.device, seed=cfg.training.seed + 1000 * member)
+        pot = build_potential(
+            data.model_config, dtype=dtype, device=cfg.training.device, seed=cfg.training.seed + 1000 * member, baselines=data.baselines
+        )
         readout = pot.model.terms[0].readout
         with torch.no_grad():
             zs = data.model_config.atomic_numbers
             readout.shift.copy_(torch.tensor([data.statistics.atomic_energies_eV[z] for z in zs], dtype=dtype))
             readout.scale.fill_(max(data.statistics.force_rms_eV_per_A, 1e-3))
+    # the labels are target − baselines: train the network alone; saved files include the baselines
+    pot.residual_only = bool(data.baselines)
+    pot.return_charges = pot.has_charges and any(
+        g.frame.charges is not None or g.frame.dipole is not None for g in data.train + data.valid
+    )
     frozen = 0
     for name, p in pot.named_parameters():
         if any(name.startswith(prefix) for prefix in cfg.training.freeze):
