@@ -17,7 +17,7 @@ md never imports model code: a saved mlip ``Potential`` satisfies this protocol,
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from typing import NamedTuple, Optional, Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -97,8 +97,8 @@ def describe(forcefield: ForceField) -> str:
     return f"{type(forcefield).__name__}(cutoff={float(forcefield.cutoff):g} Å)"
 
 
-def check_is_forcefield(forcefield: object) -> Tuple[float]:
-    """Raise a clear TypeError unless ``forcefield`` follows the protocol; returns (cutoff,)."""
+def check_is_forcefield(forcefield: object) -> float:
+    """Raise a clear TypeError unless ``forcefield`` follows the protocol; returns its cutoff (Å)."""
     cutoff = getattr(forcefield, "cutoff", None)
     if not callable(forcefield) or cutoff is None:
         raise TypeError(
@@ -106,4 +106,4 @@ def check_is_forcefield(forcefield: object) -> Tuple[float]:
             "`cutoff` in Å and `__call__(system, edges, compute_stress) -> Prediction` "
             "(e.g. md.LennardJones, md.Harmonic or a loaded mlip Potential)"
         )
-    return (float(cutoff),)
+    return float(cutoff)

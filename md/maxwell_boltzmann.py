@@ -31,8 +31,9 @@ def maxwell_boltzmann_velocities(masses_amu: Tensor, temperature_K: float,
     Example:
         >>> import torch
         >>> g = torch.Generator().manual_seed(0)
-        >>> v = maxwell_boltzmann_velocities(torch.full((100,), 40.0), 300.0, g)
-        >>> v.shape, bool((torch.full((100,), 40.0) @ v).abs().max() < 1e-12)
+        >>> masses = torch.full((100,), 40.0, dtype=torch.float64)
+        >>> v = maxwell_boltzmann_velocities(masses, 300.0, g)
+        >>> v.shape, bool((masses @ v).abs().max() < 1e-12)   # zero total momentum
         (torch.Size([100, 3]), True)
     """
     if not (temperature_K >= 0.0 and math.isfinite(temperature_K)):
