@@ -199,7 +199,7 @@ def blocks():
     b["fcc_eos_4"] = static_block("fcc_eos", eos)
     rat = []
     for i, key in enumerate(["iso-4", "iso0", "iso+4", "shearxy+4", "ortho4"]):
-        for amp in (0.03, 0.08, 0.15, 0.25):
+        for amp in (0.02, 0.05, 0.08, 0.12):  # Angstrom, Gaussian per component
             rat.append((strained(fcc(2), STRAINS[key]), amp, STRAINS[key]))
     b["fcc_rattled_32"] = static_block("fcc_rattled", rat)
     # fcc solid MD, 32 atoms, all strains x temperatures
