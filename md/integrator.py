@@ -74,16 +74,15 @@ def drift(positions: Tensor, velocities: Tensor, dt_fs: float) -> Tensor:
     return torch.add(positions, velocities, alpha=dt_fs)
 
 
-def moved(state: State, positions: Tensor, velocities: Tensor, forcefield: ForceField,
-          compute_stress: bool, timestep_fs: float) -> State:
-    """The state one step later at new ``positions``: forces and energy re-evaluated,
-    step and time advanced; ``velocities`` are stored as given (before the final kick)."""
+def advanced(state: State, positions: Tensor, velocities: Tensor, forcefield: ForceField,
+             compute_stress: bool, timestep_fs: float, final_kick_fs: float) -> State:
+    """The state one step later: forces and energy evaluated at the new ``positions``, then
+    ``velocities`` kicked by ``final_kick_fs`` with the new forces; step and time advanced."""
     system = state.system._replace(positions=positions)
     result = evaluate(forcefield, system, state.neighbors, compute_stress)
-    return state.replace(system=system, velocities=velocities, forces=result.forces,
-                         potential_energy=result.energy, stress=result.stress,
-                         neighbors=result.neighbors, step=state.step + 1,
-                         time_fs=state.time_fs + timestep_fs)
+    return state.replace(system=system, velocities=kick(velocities, result.forces, state.acceleration, final_kick_fs),
+                         forces=result.forces, potential_energy=result.energy, stress=result.stress,
+                         neighbors=result.neighbors, step=state.step + 1, time_fs=state.time_fs + timestep_fs)
 
 
 def clone_generator(rng: torch.Generator) -> torch.Generator:

@@ -27,7 +27,7 @@ from mlip import units
 from mlip.errors import ConfigError
 
 from md.forcefield import ForceField
-from md.integrator import check_positive, clone_generator, drift, kick, moved
+from md.integrator import advanced, check_positive, clone_generator, drift, kick
 from md.state import State, kinetic_energy_eV
 
 
@@ -61,10 +61,10 @@ def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K
     v = torch.addcmul(c1 * v, thermal, noise, value=c2)
     kinetic_after = units.kinetic_energy_eV(state.masses, v)
     r = drift(r, v, 0.5 * h)
-    new = moved(state, r, v, forcefield, compute_stress, h)
     heat = state.extended.heat_eV + (kinetic_before - kinetic_after)
-    return new.replace(velocities=kick(v, new.forces, new.acceleration, 0.5 * h), rng=rng,
-                       extended=LangevinVariables(heat))
+    new = advanced(state.replace(rng=rng, extended=LangevinVariables(heat)), r, v, forcefield,
+                   compute_stress, h, 0.5 * h)
+    return new
 
 
 def conserved_energy_eV(state: State) -> float:

@@ -20,8 +20,9 @@ def run(state: State, forcefield: ForceField, integrator: Integrator, n_steps: i
     Reporters are called every ``reporter.interval`` steps (see :mod:`md.reporters.base`);
     a fresh state (``extended is None``) is initialised for the integrator first. After each
     step the run is checked (non-finite forces or energy, an atom moving more than
-    ``limits.max_displacement_A`` Å, the conserved energy changing by more than
-    ``limits.max_energy_change_eV_per_atom`` eV/atom): on failure every reporter keeps the
+    ``limits.max_displacement_A`` Å; every ``limits.energy_check_interval`` steps the conserved
+    energy changing by more than ``limits.max_energy_change_eV_per_atom`` eV/atom since the
+    start): on failure every reporter keeps the
     last good state (trajectory frame, checkpoint) and a :class:`mlip.errors.SimulationError`
     names the problem, the fix and the files written.
 
@@ -66,7 +67,9 @@ def run(state: State, forcefield: ForceField, integrator: Integrator, n_steps: i
         for _ in range(n_steps):
             stress = any(r.wants_stress(state.step + 1) for r in ordered)
             new = integrator.step(state, forcefield, stress)
-            problem = check_step(state, new, integrator.conserved_energy_eV(new), reference_eV, h, limits)
+            conserved = (integrator.conserved_energy_eV(new) if new.step % limits.energy_check_interval == 0
+                         else None)
+            problem = check_step(state, new, h, limits, conserved, reference_eV)
             if problem is not None:
                 written = []
                 for reporter in ordered:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Dict
 
 from md.forcefield import ForceField
-from md.integrator import check_positive, drift, kick, moved
+from md.integrator import advanced, check_positive, drift, kick
 from md.state import State, kinetic_energy_eV
 
 
@@ -31,8 +31,7 @@ def step(state: State, forcefield: ForceField, timestep_fs: float,
     h = timestep_fs
     v_half = kick(state.velocities, state.forces, state.acceleration, 0.5 * h)
     positions = drift(state.positions, v_half, h)
-    new = moved(state, positions, v_half, forcefield, compute_stress, h)
-    return new.replace(velocities=kick(v_half, new.forces, new.acceleration, 0.5 * h))
+    return advanced(state, positions, v_half, forcefield, compute_stress, h, 0.5 * h)
 
 
 def conserved_energy_eV(state: State) -> float:

@@ -64,4 +64,4 @@ def test_energy_explosion_limit(tmp_path):
     state = md.initial_state(argon_liquid(repeat=1), lj, temperature_K=50.0)
     limits = md.StabilityLimits(max_displacement_A=10.0, max_energy_change_eV_per_atom=1e-9)
     with pytest.raises(SimulationError, match="conserved energy changed"):
-        md.run(state, lj, md.VelocityVerlet(5.0), 20, limits=limits)
+        md.run(state, lj, md.VelocityVerlet(5.0), 20, limits=limits)  # checked at step 10
