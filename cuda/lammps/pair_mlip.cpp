@@ -26,7 +26,8 @@ static const char *MLIP_LAMMPS_FORMAT_NAME = "mlip-lammps";
 
 /* ---------------------------------------------------------------------- */
 
-PairMLIP::PairMLIP(LAMMPS *lmp) : Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), auto_comm_cutoff_(0.0)
+PairMLIP::PairMLIP(LAMMPS *lmp) :
+    Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), receptive_field_(0.0), auto_comm_cutoff_(0.0)
 {
   single_enable = 0;
   restartinfo = 0;
@@ -124,6 +125,7 @@ void PairMLIP::coeff(int narg, char **arg)
       masses = meta.at("masses_amu").get<std::vector<double>>();
       cutoff_ = meta.at("cutoff_A").get<double>();
       n_layers_ = meta.at("n_layers").get<int>();
+      receptive_field_ = meta.at("receptive_field_A").get<double>();
       dtype = meta.at("dtype").get<std::string>();
       units = meta.at("lammps_units").get<std::string>();
     }
@@ -136,7 +138,7 @@ void PairMLIP::coeff(int narg, char **arg)
                       "re-export the potential with the mlip that matches this plugin (or rebuild the plugin)",
                path, version, MLIP_LAMMPS_FORMAT_VERSION);
   if (elements.empty() || elements.size() != zs.size() || elements.size() != masses.size() || !(cutoff_ > 0.0) ||
-      n_layers_ < 1 || units != "metal")
+      n_layers_ < 1 || !(receptive_field_ >= cutoff_) || units != "metal")
     error->all(FLERR, "pair_coeff * * " + path + ": inconsistent metadata (elements, cutoff, n_layers or units)");
   try {
     model_->set_dtype(dtype);
@@ -172,7 +174,7 @@ void PairMLIP::coeff(int narg, char **arg)
 
   if (comm->me == 0)
     utils::logmesg(lmp, "pair_style mlip: {} ({}, elements {}, cutoff {} A, {} layer(s): receptive field {} A)\n",
-                   path, dtype, known, cutoff_, n_layers_, n_layers_ * cutoff_);
+                   path, dtype, known, cutoff_, n_layers_, receptive_field_);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -190,8 +192,9 @@ void PairMLIP::init_style()
     error->all(FLERR, "pair_style mlip requires comm_modify mode single (one communication cutoff)");
 
   // Ghost atoms must reach every atom within n_layers message-passing hops of a local atom,
-  // at any time until the next reneighbouring: n_layers * cutoff + skin.
-  const double needed = n_layers_ * cutoff_ + neighbor->skin;
+  // at any time until the next reneighbouring: the receptive field (n_layers * cutoff for one
+  // network; the largest over all terms) + skin.
+  const double needed = receptive_field_ + neighbor->skin;
   const double pair_reach = cutoff_ + neighbor->skin;    // what LAMMPS provides by itself
   if (needed > pair_reach) {
     if (comm->cutghostuser == 0.0 || comm->cutghostuser == auto_comm_cutoff_) {
@@ -200,16 +203,17 @@ void PairMLIP::init_style()
         auto_comm_cutoff_ = needed;
         if (comm->me == 0)
           utils::logmesg(lmp,
-                         "pair_style mlip: communication cutoff set to {:.6g} A = {} layers x {:.6g} A cutoff + "
-                         "{:.6g} A skin\n",
-                         needed, n_layers_, cutoff_, neighbor->skin);
+                         "pair_style mlip: communication cutoff set to {:.6g} A = receptive field {:.6g} A "
+                         "({} layers) + {:.6g} A skin\n",
+                         needed, receptive_field_, n_layers_, neighbor->skin);
       }
     } else if (comm->cutghostuser < needed) {
       error->all(FLERR,
-                 "pair_style mlip: comm_modify cutoff {:.6g} A is too small for this model: {} message-passing "
-                 "layers x {:.6g} A cutoff + {:.6g} A skin = {:.6g} A of ghost atoms are needed. Use 'comm_modify "
-                 "cutoff {:.6g}' (or larger), or leave the communication cutoff unset and pair_style mlip sets it",
-                 comm->cutghostuser, n_layers_, cutoff_, neighbor->skin, needed, needed);
+                 "pair_style mlip: comm_modify cutoff {:.6g} A is too small for this model: its receptive field "
+                 "({} message-passing layers) {:.6g} A + {:.6g} A skin = {:.6g} A of ghost atoms are needed. Use "
+                 "'comm_modify cutoff {:.6g}' (or larger), or leave the communication cutoff unset and pair_style "
+                 "mlip sets it",
+                 comm->cutghostuser, n_layers_, receptive_field_, neighbor->skin, needed, needed);
     }
   }
 

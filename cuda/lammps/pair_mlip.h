@@ -46,8 +46,9 @@ class PairMLIP : public Pair {
   std::vector<std::string> elements_;
   std::vector<int64_t> element_z_;
   std::vector<double> element_mass_;
-  double cutoff_;
-  int n_layers_;
+  double cutoff_;             // edges (Å): the largest cutoff of any term
+  int n_layers_;              // message-passing steps (graph pruning depth)
+  double receptive_field_;    // how far an atom's energy reaches (Å): ghosts needed
 
   std::vector<int64_t> type_z_;       // per LAMMPS type (1..ntypes): atomic number
   std::vector<int> type_element_;     // per LAMMPS type: index into elements_

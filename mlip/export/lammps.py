@@ -19,12 +19,14 @@ What the deployed module computes (:class:`LammpsModel`), for one MPI rank's ato
 
 Because the last layer of a message-passing model sees ``n_layers`` hops, LAMMPS must hold ghost
 atoms out to ``n_layers · cutoff`` (+ neighbour skin): the metadata declares ``n_layers`` and
-``receptive_field_A`` and the pair style sets or checks the communication cutoff.
+``receptive_field_A`` (over all torch terms: the network, ZBL/LJ baselines, a frozen potential;
+see :func:`deployment_reach`) and the pair style sets or checks the communication cutoff.
 
 Metadata travels inside the file as the extra file ``mlip_lammps.json``::
 
     {"format": "mlip-lammps", "format_version": 1, "elements": [...], "atomic_numbers": [...],
-     "masses_amu": [...], "cutoff_A": 5.0, "n_layers": 3, "receptive_field_A": 15.0,
+     "masses_amu": [...], "cutoff_A": 5.0, "network_cutoff_A": 5.0, "n_layers": 3,
+     "receptive_field_A": 15.0, "baselines": [...],
      "dtype": "float64", "lammps_units": "metal", "units": {...}, "mlip_version": ..., ...}
 """
 from __future__ import annotations
@@ -171,12 +173,7 @@ def export_lammps(
     if dtype not in (torch.float32, torch.float64):
         raise ExportError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     _refuse_external_calculators(potential)
-    long_range = getattr(potential.config, "long_range", "none")
-    if long_range != "none":
-        raise ExportError(
-            f"long_range={long_range!r}: the model's Coulomb term sums over the whole (periodic) system, which "
-            "a LAMMPS rank does not hold; LAMMPS export supports short-range models only (long_range='none')"
-        )
+    _refuse_long_range(potential)
     force_model = copy.deepcopy(potential.model).to(device="cpu", dtype=dtype).eval()
     for p in force_model.parameters():
         p.requires_grad_(False)
@@ -213,7 +210,7 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
     from ase.data import atomic_masses
 
     meta = potential.metadata()
-    n_layers = int(potential.config.n_layers)
+    n_layers, receptive_field = deployment_reach(potential)
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -221,8 +218,10 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
         "atomic_numbers": [int(z) for z in potential.config.atomic_numbers],
         "masses_amu": [float(atomic_masses[z]) for z in potential.config.atomic_numbers],
         "cutoff_A": float(potential.cutoff),
+        "network_cutoff_A": float(potential.config.cutoff),
         "n_layers": n_layers,
-        "receptive_field_A": float(n_layers * potential.cutoff),
+        "receptive_field_A": receptive_field,
+        "baselines": list(meta.get("baselines") or []),
         "dtype": str(dtype).replace("torch.", ""),
         "lammps_units": "metal",
         "units": dict(UNITS),
@@ -235,6 +234,24 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
         "config": meta["config"],
         "info": meta.get("info", {}),
     }
+
+
+def deployment_reach(potential: Potential) -> Tuple[int, float]:
+    """``(n_layers, receptive_field_A)`` of all torch terms together, nested ones included.
+
+    ``n_layers``: the most message-passing steps of any network term (1 for pair terms alone);
+    ``receptive_field_A``: how far an atom's energy reaches, the largest of each network's
+    ``n_layers · cutoff`` and each pair term's cutoff. LAMMPS keeps ghost atoms out to the
+    receptive field (+ skin) and prunes its graph (edges up to ``potential.cutoff``) to
+    ``n_layers`` hops; both cover every term."""
+    from mlip.models.equivariant import EquivariantModel
+
+    layers, reach = 1, float(potential.cutoff)
+    for module in potential.model.modules():
+        if isinstance(module, EquivariantModel):
+            layers = max(layers, len(module.layers))
+            reach = max(reach, len(module.layers) * float(module.cutoff))
+    return layers, reach
 
 
 def read_lammps_metadata(path: Union[str, os.PathLike]) -> Dict[str, Any]:
@@ -264,6 +281,31 @@ def _refuse_external_calculators(potential: Potential) -> None:
                     f"{owner}.{key} is an ASE calculator ({type(value).__name__}); LAMMPS runs only the torch "
                     "part of a potential. Export a potential whose baselines are torch terms, or run it in ASE/md."
                 )
+
+
+def _refuse_long_range(potential: Potential) -> None:
+    """Refuse terms that sum over the whole (periodic) system: a LAMMPS rank holds only its
+    sub-domain and ghosts, so Coulomb/Ewald sums (learned charges or fixed point charges) and
+    ASE-calculator baselines cannot run inside the pair style."""
+    from mlip.models.equivariant import EquivariantModel
+
+    if getattr(potential, "external", None) is not None:
+        spec = getattr(potential.external, "spec", {})
+        raise ExportError(
+            f"the potential adds an ASE-calculator baseline ({spec}), evaluated outside torch; LAMMPS runs only "
+            "torch terms. Export a potential whose baselines are torch terms (zbl, lennard_jones, ...), or run it "
+            "in ASE/md."
+        )
+    for name, module in potential.model.named_modules():
+        long_range = type(module).__name__ == "PointCharges" or (
+            isinstance(module, EquivariantModel) and getattr(module, "charge_head", None) is not None
+        )
+        if long_range:
+            raise ExportError(
+                f"term {name or 'model'} ({type(module).__name__}) computes long-range Coulomb energies over the "
+                "whole system, which a LAMMPS rank does not hold; LAMMPS export supports short-range models only "
+                "(long_range='none', no point_charges baseline)"
+            )
 
 
 def _check_against_eager(potential: Potential, scripted: torch.jit.ScriptModule, dtype: torch.dtype) -> None:

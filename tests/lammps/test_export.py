@@ -74,3 +74,18 @@ def test_non_scriptable_term_is_refused(tmp_path):
     pot.model.terms.append(PythonOnly())
     with pytest.raises(ExportError, match="cannot be compiled to TorchScript"):
         export_lammps(pot, tmp_path / "x.pt")
+
+
+@pytest.mark.parametrize(
+    "config, baselines, message",
+    [
+        (dict(long_range="coulomb"), None, "long-range Coulomb"),
+        ({}, [{"kind": "point_charges", "charges": {"H": 0.4, "C": 0.0, "O": -0.8}}], "long-range Coulomb"),
+        ({}, [{"kind": "ase", "calculator": "emt"}], "ASE-calculator baseline"),
+    ],
+)
+def test_terms_that_need_the_whole_system_are_refused(config, baselines, message, tmp_path):
+    base = dict(elements=("H", "C", "O"), cutoff=3.0, l_max=1, channels=4, n_layers=1, avg_num_neighbors=6.0)
+    pot = mlip.build_potential(mlip.ModelConfig(**base, **config), baselines=baselines)
+    with pytest.raises(ExportError, match=message):
+        export_lammps(pot, tmp_path / "x.pt")

@@ -54,10 +54,3 @@ def test_missing_op_library_keyword_is_a_clear_error(native_model, tmp_path):
     assert done.returncode != 0
     assert "load the op library first: pair_style mlip ops" in done.stderr
 
-
-def test_long_range_coulomb_models_are_refused(tmp_path):
-    from mlip.export.lammps import ExportError
-
-    pot = lh.make_potential(torch.float64, n_layers=1, long_range="coulomb")
-    with pytest.raises(ExportError, match="short-range models only"):
-        export_lammps(pot, tmp_path / "coulomb.pt")

@@ -104,3 +104,30 @@ def test_lammps_float32_model_matches_float32_calculator(models, tmp_path):
     # and float32 is close to the float64 model with the same weights
     ref64 = ase_reference(models["f64"][0], atoms)
     assert rel(got["forces"], ref64["forces"]) <= 1e-3
+
+
+def test_torch_baselines_are_exported_and_match_the_calculator(tmp_path, plugin):
+    """ZBL + Lennard-Jones baselines travel in the file; LJ's 6.5 Å cutoff exceeds the 2-layer
+    network's reach (2 x 3 Å), so it sets both the edge cutoff and the ghost shell."""
+    from mlip.export import export_lammps, read_lammps_metadata
+
+    pot = mlip.build_potential(
+        mlip.ModelConfig(elements=("H", "C", "O"), cutoff=3.0, l_max=1, channels=4, n_layers=2, radial_hidden=8,
+                         readout_hidden=8, avg_num_neighbors=6.0),
+        seed=2,
+        baselines=[{"kind": "zbl"}, {"kind": "lennard_jones", "epsilon": 0.01, "sigma": 1.5, "cutoff": 6.5}],
+    )
+    path = export_lammps(pot, tmp_path / "baselines.pt")
+    meta = read_lammps_metadata(path)
+    assert meta["cutoff_A"] == 6.5 and meta["network_cutoff_A"] == 3.0
+    assert meta["n_layers"] == 2 and meta["receptive_field_A"] == 6.5
+    assert [b["kind"] for b in meta["baselines"]] == ["zbl", "lennard_jones"]
+    spec = STRUCTURES["triclinic"]
+    atoms = lh.random_structure(spec["cell"], spec["n_atoms"], ("H", "C", "O"), seed=spec["seed"])
+    ref = ase_reference(pot, atoms)
+    got = lh.single_point(atoms, path, ["H", "C", "O"], tmp_path)
+    assert rel(got["energy"], ref["energy"]) <= 1e-8
+    assert rel(got["forces"], ref["forces"]) <= 1e-8
+    stress_lammps = -lh.voigt_ase_from_lammps(got["virial"]) / got["volume"]
+    assert rel(stress_lammps, ref["stress"]) <= 1e-8
+    assert rel(got["atom_virial"].sum(axis=0), got["virial"]) <= 1e-8
