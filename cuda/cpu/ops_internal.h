@@ -19,6 +19,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cpu(
     const at::Tensor& sender, const at::Tensor& receiver, const at::Tensor& cg_index, const at::Tensor& cg_coeff,
     std::array<bool, 3> output_mask);
 
+// CPU loop order of tp_conv (0 group-major, default; 1 edge-major = the CUDA kernels' order,
+// for tests); returns the previous value. Process-wide.
+int64_t set_tp_conv_cpu_variant(int64_t variant);
+
 std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions, const at::Tensor& cell,
                                                      const at::Tensor& pbc, const at::Tensor& system_index,
                                                      double cutoff);

@@ -11,6 +11,8 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <vector>
 
 #include "mlip/tp_conv_math.h"
@@ -81,110 +83,266 @@ void check_table(const char* op, const int32_t* idx, int64_t K, int64_t D1, int6
     TORCH_CHECK(r[0] >= 0 && r[0] < D1 && r[1] >= 0 && r[1] < D2 && r[2] >= 0 && r[2] < D3 && r[3] >= 0 && r[3] < P,
                 op, ": cg_index row ", k, " = (", r[0], ", ", r[1], ", ", r[2], ", ", r[3],
                 ") is out of range for dim_in=", D1, ", dim_sh=", D2, ", dim_out=", D3, ", n_paths=", P);
+    if (k > 0) {  // groups (same k1, p) must be contiguous: table sorted by (p, k1)
+      const int32_t* q = idx + 4 * (k - 1);
+      TORCH_CHECK(q[3] < r[3] || (q[3] == r[3] && q[0] <= r[0]), op,
+                  ": cg_index must be sorted by (path, k1) (mlip.ops.cg_table does this)");
+    }
   }
 }
 
-// Channels per block: two AVX2 vectors (or four SSE ones).
+// ---------------------------------------------------------------------------------------
+// SIMD lanes: 32-byte vectors of consecutive channels (GCC/Clang vector extensions).
+typedef float vfloat __attribute__((vector_size(32)));
+typedef double vdouble __attribute__((vector_size(32)));
+
 template <typename T>
-constexpr int block_channels() {
-  return 64 / static_cast<int>(sizeof(T));
+struct Simd;
+template <>
+struct Simd<float> {
+  typedef vfloat type;
+  static constexpr int width = 8;
+};
+template <>
+struct Simd<double> {
+  typedef vdouble type;
+  static constexpr int width = 4;
+};
+
+}  // namespace
+
+namespace tp {
+template <typename V, typename T>
+struct VectorLanes {
+  static MLIP_INLINE V load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+  }
+  static MLIP_INLINE void store(T* p, const V& v) { std::memcpy(p, &v, sizeof(V)); }
+  static MLIP_INLINE void add(T* p, const V& v) { store(p, load(p) + v); }
+};
+template <>
+struct Lanes<vfloat, float> : VectorLanes<vfloat, float> {};
+template <>
+struct Lanes<vdouble, double> : VectorLanes<vdouble, double> {};
+}  // namespace tp
+
+namespace {
+
+std::atomic<int> g_cpu_variant{0};  // 0: group-major (default), 1: edge-major (the CUDA loop order)
+
+// The edges of one node, for the group-major math: x(t)/w(t)/g(t) blocks offset to the lane,
+// coefficients a(t, k), and per-edge scratch for the weight / harmonics gradients.
+template <typename T>
+struct NodeEdges {
+  const T* const* xs;  // forward: sender feature blocks
+  const T* const* ws;  // edge weight blocks
+  const T* const* gs;  // backward: receiver grad blocks
+  const T* coef;       // (deg, K)
+  int K;
+  int64_t c0;
+  int ldx, ldw, ldg;
+  T* gw_part;   // (deg, P, lw)
+  T* gsh_part;  // (deg, D2, lw)
+  int P, D2, lw;
+  const T* x(int64_t t) const { return xs[t] + c0; }
+  const T* w(int64_t t) const { return ws[t] + c0; }
+  const T* g(int64_t t) const { return gs[t] + c0; }
+  T a(int64_t t, int k) const { return coef[t * K + k]; }
+  template <typename V>
+  void add_gw(int64_t t, int p, const V& v) {
+    tp::Lanes<V, T>::add(gw_part + (t * P + p) * lw, v);
+  }
+  template <typename V>
+  void add_gsh(int64_t t, int k2, const V& v) {
+    tp::Lanes<V, T>::add(gsh_part + (t * D2 + k2) * lw, v);
+  }
+};
+
+// Template dispatch of the group chunk size (entries per register block, <= 8).
+template <typename V, typename T>
+void forward_groups(const int32_t* idx, int K, int64_t deg, const NodeEdges<T>& nb, T* acc, int lda) {
+  for (int k0 = 0; k0 < K;) {
+    const int k_end = tp::group_end(idx, K, k0);
+    for (int k = k0; k < k_end; k += 8) {
+      switch (std::min(8, k_end - k)) {
+        case 1: tp::forward_group<1, V>(idx, k, deg, nb, acc, lda); break;
+        case 2: tp::forward_group<2, V>(idx, k, deg, nb, acc, lda); break;
+        case 3: tp::forward_group<3, V>(idx, k, deg, nb, acc, lda); break;
+        case 4: tp::forward_group<4, V>(idx, k, deg, nb, acc, lda); break;
+        case 5: tp::forward_group<5, V>(idx, k, deg, nb, acc, lda); break;
+        case 6: tp::forward_group<6, V>(idx, k, deg, nb, acc, lda); break;
+        case 7: tp::forward_group<7, V>(idx, k, deg, nb, acc, lda); break;
+        default: tp::forward_group<8, V>(idx, k, deg, nb, acc, lda); break;
+      }
+    }
+    k0 = k_end;
+  }
+}
+
+template <typename V, bool GX, bool GW, bool GSH, typename T>
+void backward_groups(const int32_t* idx, const T* coeff, int K, int64_t deg, const T* x, int ldx, NodeEdges<T>& nb,
+                     T* gx, int ldgx) {
+  for (int k0 = 0; k0 < K;) {
+    const int k_end = tp::group_end(idx, K, k0);
+    for (int k = k0; k < k_end; k += 8) {
+#define MLIP_G(NG) tp::backward_group<NG, GX, GW, GSH, V>(idx, coeff, k, deg, x, ldx, nb, gx, ldgx)
+      switch (std::min(8, k_end - k)) {
+        case 1: MLIP_G(1); break;
+        case 2: MLIP_G(2); break;
+        case 3: MLIP_G(3); break;
+        case 4: MLIP_G(4); break;
+        case 5: MLIP_G(5); break;
+        case 6: MLIP_G(6); break;
+        case 7: MLIP_G(7); break;
+        default: MLIP_G(8); break;
+      }
+#undef MLIP_G
+    }
+    k0 = k_end;
+  }
 }
 
 template <typename T>
 void forward_kernel(const TpShapes& s, int64_t D3, const T* xt, const T* sh, const T* w, const int64_t* sender,
                     const Csr& rc, const int32_t* idx, const T* coeff, T* out) {
-  constexpr int CB = block_channels<T>();
+  typedef typename Simd<T>::type V;
+  constexpr int W = Simd<T>::width;
   const int64_t N = s.n_nodes, C = s.channels, D1 = s.dim_in, D2 = s.dim_sh, P = s.n_paths;
   const int K = static_cast<int>(s.n_entries);
-  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, (s.n_edges / std::max<int64_t>(N, 1) + 1) * C));
+  const bool edge_major = g_cpu_variant.load() == 1;
+  const int64_t grain = std::max<int64_t>(1, 2048 / std::max<int64_t>(1, (s.n_edges / std::max<int64_t>(N, 1) + 1) * C));
   at::parallel_for(0, N, grain, [&](int64_t ib, int64_t ie) {
-    std::vector<T> a;
-    std::vector<T> acc(D3 * CB);
+    std::vector<T> a, acc(D3 * W);
+    std::vector<const T*> xs, ws;
     for (int64_t i = ib; i < ie; ++i) {
       const int64_t t0 = rc.offsets[i], deg = rc.offsets[i + 1] - t0;
       if (deg == 0) continue;
       a.resize(deg * K);
-      for (int64_t t = 0; t < deg; ++t) tp::edge_coefficients<T>(K, idx, coeff, sh + rc.edge(t0 + t) * D2, &a[t * K]);
-      for (int64_t c0 = 0; c0 < C; c0 += CB) {
-        const int nc = static_cast<int>(std::min<int64_t>(CB, C - c0));
+      xs.resize(deg);
+      ws.resize(deg);
+      for (int64_t t = 0; t < deg; ++t) {
+        const int64_t e = rc.edge(t0 + t);
+        tp::edge_coefficients<T>(K, idx, coeff, sh + e * D2, &a[t * K]);
+        xs[t] = xt + sender[e] * D1 * C;
+        ws[t] = w + e * P * C;
+      }
+      NodeEdges<T> nb{xs.data(), ws.data(), nullptr, a.data(), K, 0, static_cast<int>(C), static_cast<int>(C), 0,
+                      nullptr, nullptr, 0, 0, 0};
+      for (int64_t c0 = 0; c0 < C; c0 += W) {
+        const bool full = c0 + W <= C;
+        const int nc = static_cast<int>(std::min<int64_t>(W, C - c0));
         std::fill(acc.begin(), acc.end(), T(0));
-        for (int64_t t = 0; t < deg; ++t) {
-          const int64_t e = rc.edge(t0 + t);
-          const T* xj = xt + sender[e] * D1 * C + c0;
-          const T* we = w + e * P * C + c0;
-          const tp::TabulatedCoefficients<T> coef{&a[t * K]};
-          if (nc == CB)
-            tp::forward_edge<CB>(K, idx, coef, xj, static_cast<int>(C), we, static_cast<int>(C), acc.data(), CB, CB);
-          else
-            tp::forward_edge<0>(K, idx, coef, xj, static_cast<int>(C), we, static_cast<int>(C), acc.data(), CB, nc);
+        // a full block as one SIMD lane value; the remaining channels one at a time
+        for (int l = 0; l < (full ? 1 : nc); ++l) {
+          nb.c0 = c0 + l;
+          T* acc_l = acc.data() + l;
+          if (edge_major) {
+            for (int64_t t = 0; t < deg; ++t) {
+              const tp::TabulatedCoefficients<T> coef{&a[t * K]};
+              if (full)
+                tp::forward_edge<V>(K, idx, coef, nb.x(t), nb.ldx, nb.w(t), nb.ldw, acc_l, W);
+              else
+                tp::forward_edge<T>(K, idx, coef, nb.x(t), nb.ldx, nb.w(t), nb.ldw, acc_l, W);
+            }
+          } else if (full) {
+            forward_groups<V>(idx, K, deg, nb, acc_l, W);
+          } else {
+            forward_groups<T>(idx, K, deg, nb, acc_l, W);
+          }
         }
         T* o = out + (i * C + c0) * D3;
         for (int c = 0; c < nc; ++c)
-          for (int64_t k3 = 0; k3 < D3; ++k3) o[c * D3 + k3] = acc[k3 * CB + c];
+          for (int64_t k3 = 0; k3 < D3; ++k3) o[c * D3 + k3] = acc[k3 * W + c];
       }
     }
   });
 }
 
-template <int NC, bool GX, bool GW, bool GSH, typename T>
-void backward_sender(const TpShapes& s, int64_t D3, const T* xt, const T* gt, const T* sh, const T* w,
-                     const int64_t* receiver, const Csr& sc, const int32_t* idx, const T* coeff, int64_t j, int64_t c0,
-                     int nc, std::vector<T>& a, std::vector<T>& gx_acc, std::vector<T>& gw_acc,
-                     std::vector<T>& gsh_acc, T* gx, T* gsh, T* gw) {
-  constexpr int CB = block_channels<T>();
-  const int64_t C = s.channels, D1 = s.dim_in, D2 = s.dim_sh, P = s.n_paths;
-  const int K = static_cast<int>(s.n_entries);
-  const int64_t t0 = sc.offsets[j], deg = sc.offsets[j + 1] - t0;
-  if (GX) std::fill(gx_acc.begin(), gx_acc.end(), T(0));
-  const T* xj = xt + j * D1 * C + c0;
-  for (int64_t t = 0; t < deg; ++t) {
-    const int64_t e = sc.edge(t0 + t);
-    const T* she = sh + e * D2;
-    tp::edge_coefficients<T>(K, idx, coeff, she, a.data());
-    if (GW) std::fill(gw_acc.begin(), gw_acc.end(), T(0));
-    if (GSH) std::fill(gsh_acc.begin(), gsh_acc.end(), T(0));
-    tp::backward_edge<NC, GX, GW, GSH>(K, idx, coeff, tp::TabulatedCoefficients<T>{a.data()}, xj, static_cast<int>(C),
-                                       w + e * P * C + c0, static_cast<int>(C), gt + receiver[e] * D3 * C + c0,
-                                       static_cast<int>(C), gx_acc.data(), CB, gw_acc.data(), CB, gsh_acc.data(), CB,
-                                       nc);
-    if (GW) {
-      T* g = gw + e * P * C + c0;
-      for (int64_t p = 0; p < P; ++p)
-        for (int c = 0; c < nc; ++c) g[p * C + c] = gw_acc[p * CB + c];
-    }
-    if (GSH) {
-      T* g = gsh + e * D2;
-      for (int64_t k2 = 0; k2 < D2; ++k2) {
-        T sum = 0;
-        for (int c = 0; c < nc; ++c) sum += gsh_acc[k2 * CB + c];
-        g[k2] += sum;
-      }
-    }
-  }
-  if (GX) {
-    T* g = gx + (j * C + c0) * D1;
-    for (int c = 0; c < nc; ++c)
-      for (int64_t k1 = 0; k1 < D1; ++k1) g[c * D1 + k1] = gx_acc[k1 * CB + c];
-  }
-}
-
 template <bool GX, bool GW, bool GSH, typename T>
 void backward_kernel(const TpShapes& s, int64_t D3, const T* xt, const T* gt, const T* sh, const T* w,
                      const int64_t* receiver, const Csr& sc, const int32_t* idx, const T* coeff, T* gx, T* gsh, T* gw) {
-  constexpr int CB = block_channels<T>();
-  const int64_t N = s.n_nodes, C = s.channels;
-  const int64_t grain = std::max<int64_t>(1, 2048 / std::max<int64_t>(1, (s.n_edges / std::max<int64_t>(N, 1) + 1) * C));
+  typedef typename Simd<T>::type V;
+  constexpr int W = Simd<T>::width;
+  const int64_t N = s.n_nodes, C = s.channels, D1 = s.dim_in, D2 = s.dim_sh, P = s.n_paths;
+  const int K = static_cast<int>(s.n_entries);
+  const bool edge_major = g_cpu_variant.load() == 1;
+  const int64_t grain = std::max<int64_t>(1, 1024 / std::max<int64_t>(1, (s.n_edges / std::max<int64_t>(N, 1) + 1) * C));
   at::parallel_for(0, N, grain, [&](int64_t jb, int64_t je) {
-    std::vector<T> a(s.n_entries), gx_acc(s.dim_in * CB), gw_acc(s.n_paths * CB), gsh_acc(s.dim_sh * CB);
+    std::vector<T> a, gx_acc(D1 * W), gw_part, gsh_part;
+    std::vector<const T*> gs, ws;
+    std::vector<int64_t> edges;
     for (int64_t j = jb; j < je; ++j) {
-      for (int64_t c0 = 0; c0 < C; c0 += CB) {
-        const int nc = static_cast<int>(std::min<int64_t>(CB, C - c0));
-        if (nc == CB)
-          backward_sender<CB, GX, GW, GSH>(s, D3, xt, gt, sh, w, receiver, sc, idx, coeff, j, c0, nc, a, gx_acc, gw_acc,
-                                           gsh_acc, gx, gsh, gw);
-        else
-          backward_sender<0, GX, GW, GSH>(s, D3, xt, gt, sh, w, receiver, sc, idx, coeff, j, c0, nc, a, gx_acc, gw_acc,
-                                          gsh_acc, gx, gsh, gw);
+      const int64_t t0 = sc.offsets[j], deg = sc.offsets[j + 1] - t0;
+      if (deg == 0) continue;  // gx[j] stays zero
+      a.resize(deg * K);
+      gs.resize(deg);
+      ws.resize(deg);
+      edges.resize(deg);
+      gw_part.resize(deg * P * W);
+      gsh_part.resize(deg * D2 * W);
+      for (int64_t t = 0; t < deg; ++t) {
+        const int64_t e = sc.edge(t0 + t);
+        edges[t] = e;
+        tp::edge_coefficients<T>(K, idx, coeff, sh + e * D2, &a[t * K]);
+        gs[t] = gt + receiver[e] * D3 * C;
+        ws[t] = w + e * P * C;
+      }
+      const T* xj = xt + j * D1 * C;
+      for (int64_t c0 = 0; c0 < C; c0 += W) {
+        const bool full = c0 + W <= C;
+        const int nc = static_cast<int>(std::min<int64_t>(W, C - c0));
+        const int lw = full ? W : 1;  // lane width of the scratch layout
+        if (GX) std::fill(gx_acc.begin(), gx_acc.end(), T(0));
+        for (int l = 0; l < (full ? 1 : nc); ++l) {
+          if (GW) std::fill(gw_part.begin(), gw_part.end(), T(0));
+          if (GSH) std::fill(gsh_part.begin(), gsh_part.end(), T(0));
+          NodeEdges<T> nb{nullptr, ws.data(), gs.data(), a.data(), K, c0 + l, 0, static_cast<int>(C),
+                          static_cast<int>(C), gw_part.data(), gsh_part.data(), static_cast<int>(P),
+                          static_cast<int>(D2), lw};
+          T* gx_l = gx_acc.data() + l;
+          const T* x_l = xj + c0 + l;
+          if (edge_major) {
+            for (int64_t t = 0; t < deg; ++t) {
+              const tp::TabulatedCoefficients<T> coef{&a[t * K]};
+              T* gw_t = gw_part.data() + t * P * lw;
+              T* gsh_t = gsh_part.data() + t * D2 * lw;
+              if (full)
+                tp::backward_edge<V, GX, GW, GSH>(K, idx, coeff, coef, x_l, static_cast<int>(C), nb.w(t), nb.ldw,
+                                                  nb.g(t), nb.ldg, gx_l, W, gw_t, lw, gsh_t, lw);
+              else
+                tp::backward_edge<T, GX, GW, GSH>(K, idx, coeff, coef, x_l, static_cast<int>(C), nb.w(t), nb.ldw,
+                                                  nb.g(t), nb.ldg, gx_l, W, gw_t, lw, gsh_t, lw);
+            }
+          } else if (full) {
+            backward_groups<V, GX, GW, GSH>(idx, coeff, K, deg, x_l, static_cast<int>(C), nb, gx_l, W);
+          } else {
+            backward_groups<T, GX, GW, GSH>(idx, coeff, K, deg, x_l, static_cast<int>(C), nb, gx_l, W);
+          }
+          const int lanes = full ? W : 1;
+          for (int64_t t = 0; t < deg; ++t) {
+            const int64_t e = edges[t];
+            if (GW) {
+              T* g = gw + e * P * C + c0 + l;
+              for (int64_t p = 0; p < P; ++p)
+                for (int c = 0; c < lanes; ++c) g[p * C + c] = gw_part[(t * P + p) * lw + c];
+            }
+            if (GSH) {
+              T* g = gsh + e * D2;
+              for (int64_t k2 = 0; k2 < D2; ++k2) {
+                T sum = 0;
+                for (int c = 0; c < lanes; ++c) sum += gsh_part[(t * D2 + k2) * lw + c];
+                g[k2] += sum;
+              }
+            }
+          }
+        }
+        if (GX) {
+          T* g = gx + (j * C + c0) * D1;
+          for (int c = 0; c < nc; ++c)
+            for (int64_t k1 = 0; k1 < D1; ++k1) g[c * D1 + k1] = gx_acc[k1 * W + c];
+        }
       }
     }
   });
@@ -209,6 +367,11 @@ void run_backward(std::array<bool, 3> mask, const TpShapes& s, int64_t D3, const
 }
 
 }  // namespace
+
+int64_t set_tp_conv_cpu_variant(int64_t variant) {
+  TORCH_CHECK(variant == 0 || variant == 1, "mlip::_set_tp_conv_cpu_variant: 0 (group-major) or 1 (edge-major)");
+  return g_cpu_variant.exchange(static_cast<int>(variant));
+}
 
 at::Tensor tp_conv_cpu(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& weight, const at::Tensor& sender,
                        const at::Tensor& receiver, const at::Tensor& cg_index, const at::Tensor& cg_coeff,
@@ -251,9 +414,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cpu(
   at::Tensor gx, gsh, gw;
   if (mask[0]) gx = at::zeros_like(x, at::MemoryFormat::Contiguous);
   if (mask[1]) gsh = at::zeros_like(sh, at::MemoryFormat::Contiguous);
-  if (mask[2]) gw = at::zeros_like(weight, at::MemoryFormat::Contiguous);
+  if (mask[2]) gw = at::empty_like(weight, at::MemoryFormat::Contiguous);  // every edge's block is written
   if (!(mask[0] || mask[1] || mask[2])) return {gx, gsh, gw};
-  if (s.n_edges == 0 || s.n_nodes == 0 || s.channels == 0 || s.n_entries == 0) return {gx, gsh, gw};
+  if (s.n_edges == 0 || s.n_nodes == 0 || s.channels == 0 || s.n_entries == 0) {
+    if (mask[2]) gw.zero_();
+    return {gx, gsh, gw};
+  }
   const at::Tensor snd = sender.contiguous(), rcv = receiver.contiguous();
   const Csr sc = build_csr(op, "sender", snd.data_ptr<int64_t>(), s.n_edges, s.n_nodes);
   const int64_t* rp = rcv.data_ptr<int64_t>();

@@ -42,8 +42,8 @@ __global__ void forward_kernel(TpDims d, const T* __restrict__ xt, const T* __re
         const int64_t e = edge_of ? edge_of[t] : t;
         const int64_t j = sender[e];
         const tp::EdgeCoefficients<T> a{idx, coeff, sh + e * d.dim_sh};
-        tp::forward_edge<1>(d.n_entries, idx, a, xt + j * d.dim_in * C + c, C, w + e * d.n_paths * C + c, C,
-                            acc + lane, kWarp, 1);
+        tp::forward_edge<T>(d.n_entries, idx, a, xt + j * d.dim_in * C + c, C, w + e * d.n_paths * C + c, C,
+                            acc + lane, kWarp);
       }
       for (int k3 = 0; k3 < d.dim_out; ++k3) out[(i * C + c) * d.dim_out + k3] = acc[k3 * kWarp + lane];
     }
@@ -78,9 +78,9 @@ __global__ void backward_kernel(TpDims d, const T* __restrict__ xt, const T* __r
         for (int k2 = 0; k2 < d.dim_sh; ++k2) gsh_acc[k2 * kWarp + lane] = T(0);
       if (active) {
         const tp::EdgeCoefficients<T> a{idx, coeff, sh + e * d.dim_sh};
-        tp::backward_edge<1, GX, GW, GSH>(d.n_entries, idx, coeff, a, xt + j * d.dim_in * C + c, C,
+        tp::backward_edge<T, GX, GW, GSH>(d.n_entries, idx, coeff, a, xt + j * d.dim_in * C + c, C,
                                           w + e * d.n_paths * C + c, C, gt + receiver[e] * d.dim_out * C + c, C,
-                                          gx_acc + lane, kWarp, gw_acc + lane, kWarp, gsh_acc + lane, kWarp, 1);
+                                          gx_acc + lane, kWarp, gw_acc + lane, kWarp, gsh_acc + lane, kWarp);
         if (GW)
           for (int p = 0; p < d.n_paths; ++p) gw[(e * d.n_paths + p) * C + c] = gw_acc[p * kWarp + lane];
       }

@@ -205,6 +205,8 @@ TORCH_LIBRARY(mlip, m) {
       "Tensor cg_index, Tensor cg_coeff, bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
   m.def("neighbor_list(Tensor positions, Tensor cell, Tensor pbc, Tensor system_index, float cutoff) -> (Tensor, Tensor)");
   m.def("build_info() -> str", &mlip::build_info);
+  // testing knob: CPU loop order of tp_conv (0 group-major, 1 edge-major = CUDA's); returns the old one
+  m.def("_set_tp_conv_cpu_variant(int variant) -> int", &mlip::set_tp_conv_cpu_variant);
 }
 
 TORCH_LIBRARY_IMPL(mlip, CPU, m) {

@@ -18,6 +18,14 @@ def _needs_native():
     native_or_skip()
 
 
+@pytest.fixture(params=["group_major", "edge_major"])
+def cpu_loop_order(request):
+    """The CPU kernels' two loop orders; "edge_major" is the CUDA kernels' per-edge code path."""
+    previous = torch.ops.mlip._set_tp_conv_cpu_variant(0 if request.param == "group_major" else 1)
+    yield request.param
+    torch.ops.mlip._set_tp_conv_cpu_variant(previous)
+
+
 def _random_case(seed):
     rnd = random.Random(seed)
     while True:
@@ -75,7 +83,7 @@ def _all_orders(module, inputs, sender, receiver, grad_out, probes, create_graph
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)], ids=["float64", "float32"])
 @pytest.mark.parametrize("seed", range(12))
-def test_tp_conv_matches_reference_forward_backward_double_backward(seed, dtype, rtol, device):
+def test_tp_conv_matches_reference_forward_backward_double_backward(seed, dtype, rtol, device, cpu_loop_order):
     l_in, l_sh, l_out, parity, channels, n_nodes, n_edges = _random_case(seed)
     ref, nat = _modules(l_in, l_sh, l_out, parity, dtype, device)
     inputs, sender, receiver, grad_out, probes = _inputs(ref, channels, n_nodes, n_edges, dtype, device, seed,
@@ -167,7 +175,7 @@ def test_tp_conv_is_callable_and_differentiable_from_torchscript():
         assert_close_scaled(a, e, 1e-12, "scripted backward")
 
 
-def test_tp_conv_same_result_with_one_and_two_threads():
+def test_tp_conv_same_result_with_one_and_two_threads(cpu_loop_order):
     ref, nat = _modules(2, 2, 2, True, torch.float32, "cpu")
     inputs, sender, receiver, grad_out, _ = _inputs(ref, 32, 60, 900, torch.float32, "cpu", seed=5)
     before = torch.get_num_threads()
