@@ -9,7 +9,7 @@ from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_s
 
 import mlip
 from mlip.errors import InvalidSystemError, UnknownElementError
-from conftest import random_crystal, random_molecule, small_potential
+from model_fixtures import random_crystal, random_molecule, small_potential
 
 
 @pytest.fixture(scope="module")

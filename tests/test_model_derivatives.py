@@ -5,7 +5,7 @@ import torch
 
 import mlip
 from mlip.models.hessian import hessian
-from conftest import predict, random_crystal, random_molecule
+from model_fixtures import predict, random_crystal, random_molecule
 
 H = 1e-4
 H_STRAIN = 2e-5  # truncation O(h^2) vs round-off of ~1e3 eV energies

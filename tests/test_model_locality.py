@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 import mlip
-from conftest import predict, random_crystal, random_molecule
+from model_fixtures import predict, random_crystal, random_molecule
 
 
 def _isolated(pot, z):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import predict, random_crystal, random_molecule, small_potential
+from model_fixtures import predict, random_crystal, random_molecule, small_potential
 
 
 def _random_orthogonal(seed, reflect):

@@ -6,7 +6,7 @@ import torch
 
 import mlip
 from mlip.errors import PotentialFileError
-from conftest import predict, random_molecule, small_potential
+from model_fixtures import predict, random_molecule, small_potential
 
 
 def test_save_load_round_trip_gives_identical_predictions(tmp_path):

@@ -2,7 +2,7 @@
 import torch
 
 import mlip
-from conftest import random_crystal, small_potential
+from model_fixtures import random_crystal, small_potential
 
 
 def test_scripted_force_model_equals_eager():

@@ -4,7 +4,7 @@ import sys
 
 import yaml
 
-from conftest import tiny_config
+from emt_fixtures import tiny_config
 
 
 def _mlip(*args, cwd=None):

@@ -10,7 +10,7 @@ from mlip.data import DataKeys, build_graphs, collate, compute_statistics, read_
 from mlip.errors import ConfigError
 from mlip.train import Loss, LossConfig, TrainConfig, train
 from mlip.types import Prediction
-from conftest import make_emt_frames, tiny_config
+from emt_fixtures import make_emt_frames, tiny_config
 
 
 def test_tiny_training_lowers_the_validation_error(emt_file, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from mlip.data import DataKeys, read_frames
 from mlip.errors import ConfigError, DataError
 from mlip.train import TrainConfig, train
-from conftest import make_emt_frames, tiny_config
+from emt_fixtures import make_emt_frames, tiny_config
 
 
 def test_unknown_config_keys_are_named(emt_file, tmp_path):
