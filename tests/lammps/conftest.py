@@ -1,6 +1,7 @@
 """LAMMPS tests: the plugin is built once (make lammps-plugin, or on first use) and the
 models are exported once per session. torch runs single-threaded here (a shared 2-core
-machine; the plugin also sets LAMMPS's thread count, 1, on the torch it shares with Python)."""
+machine; the plugin also sets LAMMPS's thread count, 1, on the torch it shares with Python;
+the previous count is restored after each module)."""
 import os
 import sys
 
@@ -12,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import lammps_helpers as lh  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def _single_thread():
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
