@@ -27,6 +27,12 @@ std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions
                                                      const at::Tensor& pbc, const at::Tensor& system_index,
                                                      double cutoff);
 
+// Cubic-spline tabulated radial functions (inference): table (n, 4, M) -> (E, M), and d/dr.
+at::Tensor radial_spline_cpu(const at::Tensor& r, const at::Tensor& table, double r0, double inv_h);
+at::Tensor radial_spline_backward_cpu(const at::Tensor& grad, const at::Tensor& r, const at::Tensor& table, double r0,
+                                      double inv_h);
+void check_spline_inputs(const char* op, const at::Tensor& r, const at::Tensor& table, double inv_h);
+
 // Shape and dtype checks common to every backend; returns {N, C, D1, E, D2, P, K}.
 struct TpShapes {
   int64_t n_nodes, channels, dim_in, n_edges, dim_sh, n_paths, n_entries;

@@ -47,5 +47,13 @@ cudaError_t nl_fill(const nl::Grid& g, double cutoff, int64_t n, const double* p
                     const int64_t* first, int64_t atom_offset, int64_t* index_i, int64_t* index_j, int64_t* shift,
                     cudaStream_t stream);
 
+// Tabulated radial functions (spline_math.h): out (E, M); grad_r (E,) = inv_h sum_m grad f'.
+template <typename T>
+cudaError_t radial_spline_forward(const T* r, const T* table, int64_t E, int64_t n, int64_t M, double r0, double inv_h,
+                                  T* out, cudaStream_t stream);
+template <typename T>
+cudaError_t radial_spline_backward(const T* grad, const T* r, const T* table, int64_t E, int64_t n, int64_t M,
+                                   double r0, double inv_h, T* grad_r, cudaStream_t stream);
+
 }  // namespace cuda
 }  // namespace mlip

@@ -180,10 +180,46 @@ std::tuple<at::Tensor, at::Tensor> neighbor_list_cuda(const at::Tensor& position
   return {at::cat(parts_index, 1), at::cat(parts_shift, 0)};
 }
 
+at::Tensor radial_spline_cuda(const at::Tensor& r, const at::Tensor& table, double r0, double inv_h) {
+  check_spline_inputs("mlip::radial_spline", r, table, inv_h);
+  const c10::cuda::CUDAGuard guard(r.device());
+  const int64_t E = r.size(0), n = table.size(0), M = table.size(2);
+  at::Tensor out = at::empty({E, M}, table.options());
+  const at::Tensor rc = r.contiguous(), tc = table.contiguous();
+  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
+  AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "mlip_radial_spline_cuda", [&] {
+    check_cuda(cuda::radial_spline_forward<scalar_t>(rc.data_ptr<scalar_t>(), tc.data_ptr<scalar_t>(), E, n, M, r0,
+                                                     inv_h, out.data_ptr<scalar_t>(), stream),
+               "mlip::radial_spline");
+  });
+  return out;
+}
+
+at::Tensor radial_spline_backward_cuda(const at::Tensor& grad, const at::Tensor& r, const at::Tensor& table, double r0,
+                                       double inv_h) {
+  check_spline_inputs("mlip::radial_spline_backward", r, table, inv_h);
+  const c10::cuda::CUDAGuard guard(r.device());
+  const int64_t E = r.size(0), n = table.size(0), M = table.size(2);
+  TORCH_CHECK(grad.dim() == 2 && grad.size(0) == E && grad.size(1) == M && grad.scalar_type() == r.scalar_type(),
+              "mlip::radial_spline_backward: grad must be (n_edges, n_outputs) of r's dtype");
+  at::Tensor gr = at::empty({E}, r.options());
+  const at::Tensor rc = r.contiguous(), tc = table.contiguous(), gc = grad.contiguous();
+  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
+  AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "mlip_radial_spline_backward_cuda", [&] {
+    check_cuda(cuda::radial_spline_backward<scalar_t>(gc.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(),
+                                                      tc.data_ptr<scalar_t>(), E, n, M, r0, inv_h,
+                                                      gr.data_ptr<scalar_t>(), stream),
+               "mlip::radial_spline_backward");
+  });
+  return gr;
+}
+
 }  // namespace
 }  // namespace mlip
 
 TORCH_LIBRARY_IMPL(mlip, CUDA, m) {
+  m.impl("radial_spline", &mlip::radial_spline_cuda);
+  m.impl("radial_spline_backward", &mlip::radial_spline_backward_cuda);
   m.impl("tp_conv", &mlip::tp_conv_cuda);
   m.impl("tp_conv_backward", &mlip::tp_conv_backward_cuda);
   m.impl("neighbor_list", &mlip::neighbor_list_cuda);

@@ -152,6 +152,46 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_autograd(
   return {mask[0] ? r[0] : at::Tensor(), mask[1] ? r[1] : at::Tensor(), mask[2] ? r[2] : at::Tensor()};
 }
 
+// Tabulated radial functions: first derivatives only (inference: energies, forces, stress).
+class RadialSplineFunction : public torch::autograd::Function<RadialSplineFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& r, const at::Tensor& table, double r0,
+                            double inv_h) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    ctx->save_for_backward({r, table});
+    ctx->saved_data["r0"] = r0;
+    ctx->saved_data["inv_h"] = inv_h;
+    static auto op = c10::Dispatcher::singleton()
+                         .findSchemaOrThrow("mlip::radial_spline", "")
+                         .typed<decltype(radial_spline_cpu)>();
+    return op.call(r, table, r0, inv_h);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    TORCH_CHECK(!ctx->needs_input_grad(1), "mlip::radial_spline: the table is a fixed buffer (no gradient)");
+    TORCH_CHECK(!at::GradMode::is_enabled(),
+                "mlip::radial_spline: tabulated radial functions have first derivatives only (energies, forces, "
+                "stress); use the untabulated potential for training or Hessians");
+    const auto saved = ctx->get_saved_variables();
+    at::Tensor gr;
+    if (grads[0].defined() && ctx->needs_input_grad(0)) {
+      static auto op = c10::Dispatcher::singleton()
+                           .findSchemaOrThrow("mlip::radial_spline_backward", "")
+                           .typed<decltype(radial_spline_backward_cpu)>();
+      gr = op.call(grads[0], saved[0], saved[1], ctx->saved_data["r0"].toDouble(),
+                   ctx->saved_data["inv_h"].toDouble());
+    }
+    return {gr, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor radial_spline_autograd(const at::Tensor& r, const at::Tensor& table, double r0, double inv_h) {
+  return RadialSplineFunction::apply(r, table, r0, inv_h);
+}
+
+at::Tensor radial_spline_meta(const at::Tensor& r, const at::Tensor& table, double r0, double inv_h) {
+  return at::empty({r.size(0), table.size(2)}, table.options());
+}
+
 // Meta (shape-only) kernels, for torch.compile / torch.export tracing.
 at::Tensor tp_conv_meta(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w, const at::Tensor& sender,
                         const at::Tensor& receiver, const at::Tensor& cg_index, const at::Tensor& cg_coeff,
@@ -204,6 +244,8 @@ TORCH_LIBRARY(mlip, m) {
       "tp_conv_backward(Tensor grad_out, Tensor x, Tensor sh, Tensor weight, Tensor sender, Tensor receiver, "
       "Tensor cg_index, Tensor cg_coeff, bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
   m.def("neighbor_list(Tensor positions, Tensor cell, Tensor pbc, Tensor system_index, float cutoff) -> (Tensor, Tensor)");
+  m.def("radial_spline(Tensor r, Tensor table, float r0, float inv_h) -> Tensor");
+  m.def("radial_spline_backward(Tensor grad, Tensor r, Tensor table, float r0, float inv_h) -> Tensor");
   m.def("build_info() -> str", &mlip::build_info);
   // testing knob: CPU loop order of tp_conv (0 group-major, 1 edge-major = CUDA's); returns the old one
   m.def("_set_tp_conv_cpu_variant(int variant) -> int", &mlip::set_tp_conv_cpu_variant);
@@ -213,14 +255,18 @@ TORCH_LIBRARY_IMPL(mlip, CPU, m) {
   m.impl("tp_conv", &mlip::tp_conv_cpu);
   m.impl("tp_conv_backward", &mlip::tp_conv_backward_cpu);
   m.impl("neighbor_list", &mlip::neighbor_list_cpu);
+  m.impl("radial_spline", &mlip::radial_spline_cpu);
+  m.impl("radial_spline_backward", &mlip::radial_spline_backward_cpu);
 }
 
 TORCH_LIBRARY_IMPL(mlip, Autograd, m) {
   m.impl("tp_conv", &mlip::tp_conv_autograd);
   m.impl("tp_conv_backward", &mlip::tp_conv_backward_autograd);
+  m.impl("radial_spline", &mlip::radial_spline_autograd);
 }
 
 TORCH_LIBRARY_IMPL(mlip, Meta, m) {
   m.impl("tp_conv", &mlip::tp_conv_meta);
   m.impl("tp_conv_backward", &mlip::tp_conv_backward_meta);
+  m.impl("radial_spline", &mlip::radial_spline_meta);
 }

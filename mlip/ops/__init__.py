@@ -7,6 +7,7 @@ op                     native (this package)                            pure-tor
                        :func:`tp_conv` (+ C++ backward, double
                        backward)
 ``mlip::neighbor_list`` :func:`native_neighbor_list`                    :func:`reference_neighbor_list`
+``mlip::radial_spline`` :func:`tabulate_radial` (inference switch)       the radial MLPs themselves
 =====================  ===============================================  =================================
 
 Nothing is loaded at import time; :func:`available` loads the library on first call.
@@ -17,6 +18,7 @@ fallback to the reference.
 from mlip.nn.tensor_product import ChannelwiseTensorProduct
 from mlip.ops._library import available, build_info, library_path, load_error, require
 from mlip.ops.neighbor_list import native_neighbor_list
+from mlip.ops.radial_spline import radial_tabulation_error, tabulate_radial
 from mlip.ops.tensor_product import NativeChannelwiseTensorProduct, cg_table, tp_conv
 
 ReferenceChannelwiseTensorProduct = ChannelwiseTensorProduct
@@ -39,7 +41,9 @@ __all__ = [
     "library_path",
     "load_error",
     "native_neighbor_list",
+    "radial_tabulation_error",
     "reference_neighbor_list",
     "require",
+    "tabulate_radial",
     "tp_conv",
 ]
