@@ -27,8 +27,12 @@ MODEL = {"cutoff": 5.0, "l_max": 1, "channels": 16, "n_layers": 2, "radial_hidde
 KINDS = {"local": {}, "coulomb": {"long_range": "coulomb", "coulomb_real_space_cutoff": 8.0}}
 
 
-def train_one(name, data, epochs, extra, n_valid, n_test, max_time_s, batch_size=8, stress_weight=0.0):
+def train_one(name, data, epochs, extra, n_valid, n_test, max_time_s, batch_size=8, stress_weight=0.0, reuse=False):
     from mlip.train import TrainConfig, train
+
+    done = os.path.join(RUNS, name, "test_metrics.json")
+    if reuse and os.path.exists(done):
+        return os.path.join(RUNS, name, "best.pt"), json.load(open(done))
 
     cfg = TrainConfig.from_dict({
         "data": {"train": data, "n_valid": n_valid, "n_test": n_test, "split_seed": 0},
@@ -53,7 +57,8 @@ def curve_predictions(potential_path):
     for atoms in ase.io.read(os.path.join(HERE, "nacl_curves.extxyz"), ":"):
         s = mlip.system_from_atoms(atoms, dtype=torch.float64)
         pred = pot(s, mlip.neighbor_list(s, pot.cutoff))
-        rows.append((atoms.info["curve"], float(atoms.info["d_A"]), float(atoms.info["energy"]), float(pred.energy), len(atoms)))
+        reference = atoms.calc.results["energy"]  # extxyz puts "energy" into a SinglePointCalculator
+        rows.append((atoms.info["curve"], float(atoms.info["d_A"]), float(reference), float(pred.energy), len(atoms)))
     return rows
 
 
@@ -87,12 +92,14 @@ def main():
     p.add_argument("--epochs", type=int, default=400)
     p.add_argument("--max-time-s", type=float, default=1500.0)
     p.add_argument("--bulk", action="store_true", help="also train on the periodic bulk set")
+    p.add_argument("--reuse", action="store_true", help="reuse finished runs in runs/ (same settings)")
     args = p.parse_args()
     torch.set_num_threads(1)
     os.makedirs(RESULTS, exist_ok=True)
     summary, curves = {}, {}
     for name, extra in KINDS.items():
-        best, test = train_one(f"clusters_{name}", os.path.join(HERE, "nacl_clusters.extxyz"), args.epochs, extra, 50, 100, args.max_time_s)
+        best, test = train_one(f"clusters_{name}", os.path.join(HERE, "nacl_clusters.extxyz"), args.epochs, extra, 50, 100, args.max_time_s,
+                               reuse=args.reuse)
         curves[name] = curve_predictions(best)
         far = [abs(p - e) / n for c, d, e, p, n in curves[name] if d > MODEL["cutoff"]]
         summary[name] = {"test": test, "curves_far_mae_meV_per_atom": 1000 * float(np.mean(far))}
@@ -111,7 +118,7 @@ def main():
         bulk = {}
         for name, extra in KINDS.items():
             _, test = train_one(f"bulk_{name}", os.path.join(HERE, "nacl_bulk.extxyz"), args.epochs, extra, 15, 25, args.max_time_s,
-                                batch_size=4, stress_weight=1.0)
+                                batch_size=4, stress_weight=1.0, reuse=args.reuse)
             bulk[name] = test
             json.dump(bulk, open(os.path.join(RESULTS, "bulk_summary.json"), "w"), indent=2)
     print(json.dumps(summary, indent=2))

@@ -62,15 +62,17 @@ def real_space_pairs(positions: Tensor, cell: Tensor, r_real: float) -> Tuple[Te
         home = (shifts == 0).all(dim=1)
         n = pos.shape[0]
         n_img = shifts.shape[0]
-        chunk = max(1, 2_000_000 // max(1, n * n_img))
+        chunk = max(1, 4_000_000 // max(1, n * n_img))
+        offsets_sq = (offsets * offsets).sum(dim=1)
         ii: List[Tensor] = []
         jj: List[Tensor] = []
         ss: List[Tensor] = []
         for lo in range(0, n, chunk):
             hi = min(n, lo + chunk)
             d = pos.unsqueeze(0) - pos[lo:hi].unsqueeze(1)  # (c, n, 3): r_j - r_i
-            d = d.unsqueeze(2) + offsets.view(1, 1, n_img, 3)
-            mask = (d * d).sum(dim=3) < r_real * r_real
+            # |d + o|^2 = |d|^2 + 2 d.o + |o|^2 without materialising (c, n, images, 3)
+            r2 = (d * d).sum(dim=2).unsqueeze(2) + 2.0 * (d @ offsets.transpose(0, 1)) + offsets_sq
+            mask = r2 < r_real * r_real
             rows = torch.arange(lo, hi, device=pos.device)
             mask[rows - lo, rows] = mask[rows - lo, rows] & ~home.unsqueeze(0)
             nz = torch.nonzero(mask)
