@@ -31,7 +31,34 @@ struct Chunk {
   std::vector<Neighbor> nb;
 };
 
-constexpr int64_t kChunk = 128;  // receivers per task
+constexpr int64_t kChunk = 128;          // receivers per output chunk
+constexpr int64_t kParallelAtoms = 2048;  // receivers per parallel task, at least
+
+// Sort one receiver's neighbours by (sender, shift): as packed 64-bit keys (sender, then the
+// three shifts offset by 128, 8 bits each) when they fit, which is the common case.
+void sort_neighbors(std::vector<Neighbor>& nb, std::vector<uint64_t>& keys) {
+  bool packable = true;
+  for (const Neighbor& a : nb)
+    packable = packable && a.j >= 0 && a.j < (int64_t(1) << 39) && a.s[0] > -128 && a.s[0] < 128 &&
+               a.s[1] > -128 && a.s[1] < 128 && a.s[2] > -128 && a.s[2] < 128;
+  if (!packable) {
+    std::sort(nb.begin(), nb.end(), [](const Neighbor& a, const Neighbor& b) {
+      return nl::neighbor_less(a.j, a.s, b.j, b.s);
+    });
+    return;
+  }
+  keys.resize(nb.size());
+  for (size_t k = 0; k < nb.size(); ++k)
+    keys[k] = (static_cast<uint64_t>(nb[k].j) << 24) | (static_cast<uint64_t>(nb[k].s[0] + 128) << 16) |
+              (static_cast<uint64_t>(nb[k].s[1] + 128) << 8) | static_cast<uint64_t>(nb[k].s[2] + 128);
+  std::sort(keys.begin(), keys.end());
+  for (size_t k = 0; k < nb.size(); ++k) {
+    nb[k].j = static_cast<int64_t>(keys[k] >> 24);
+    nb[k].s[0] = static_cast<int64_t>((keys[k] >> 16) & 0xff) - 128;
+    nb[k].s[1] = static_cast<int64_t>((keys[k] >> 8) & 0xff) - 128;
+    nb[k].s[2] = static_cast<int64_t>(keys[k] & 0xff) - 128;
+  }
+}
 
 void search_system(const double* pos, int64_t n, const double* cell, const bool* pbc, double cutoff,
                    int64_t offset, std::vector<Chunk>& chunks) {
@@ -75,8 +102,10 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
   const int64_t n_chunks = (n + kChunk - 1) / kChunk;
   const size_t first = chunks.size();
   chunks.resize(first + n_chunks);
-  at::parallel_for(0, n_chunks, 1, [&](int64_t cb, int64_t ce) {
+  // at least kParallelAtoms receivers per task: small systems stay on one thread
+  at::parallel_for(0, n_chunks, std::max<int64_t>(1, kParallelAtoms / kChunk), [&](int64_t cb, int64_t ce) {
     std::vector<Neighbor> mine;
+    std::vector<uint64_t> keys;
     for (int64_t ch = cb; ch < ce; ++ch) {
       Chunk& out = chunks[first + ch];
       const int64_t lo = ch * kChunk, hi = std::min(n, lo + kChunk);
@@ -91,9 +120,7 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
           mine.push_back(nbr);
         };
         nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2, visit);
-        std::sort(mine.begin(), mine.end(), [](const Neighbor& a, const Neighbor& b) {
-          return nl::neighbor_less(a.j, a.s, b.j, b.s);
-        });
+        sort_neighbors(mine, keys);
         out.nb.insert(out.nb.end(), mine.begin(), mine.end());
         out.i.insert(out.i.end(), mine.size(), i + offset);
       }
@@ -149,7 +176,7 @@ std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions
   int64_t* ii = index.data_ptr<int64_t>();
   int64_t* jj = ii + n_edges;
   int64_t* ss = shift.data_ptr<int64_t>();
-  at::parallel_for(0, static_cast<int64_t>(chunks.size()), 1, [&](int64_t cb, int64_t ce) {
+  at::parallel_for(0, static_cast<int64_t>(chunks.size()), std::max<int64_t>(1, 32768 / kChunk / 16), [&](int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; ++c) {
       const Chunk& ch = chunks[c];
       const int64_t e0 = at_edge[c];

@@ -95,6 +95,13 @@ inline Grid working_grid(const double* cell, const bool* pbc) {
     if (!(vol > 1e-12 * scale)) throw std::invalid_argument(degenerate);
   }
   if (!detail::invert3(W, g.inverse)) throw std::invalid_argument(degenerate);
+  {
+    const double n0 = detail::norm(W), n1 = detail::norm(W + 3), n2 = detail::norm(W + 6);
+    const double d01 = fabs(W[0] * W[3] + W[1] * W[4] + W[2] * W[5]) / (n0 * n1);
+    const double d02 = fabs(W[0] * W[6] + W[1] * W[7] + W[2] * W[8]) / (n0 * n2);
+    const double d12 = fabs(W[3] * W[6] + W[4] * W[7] + W[5] * W[8]) / (n1 * n2);
+    g.orthogonal = (d01 < 1e-12 && d02 < 1e-12 && d12 < 1e-12) ? 1 : 0;
+  }
   for (int d = 0; d < 3; ++d) {
     g.n[d] = 1;
     g.reach[d] = 1;
@@ -109,9 +116,12 @@ inline double fractional(const Grid& g, const double* p, int d) {
   return p[0] * g.inverse[d] + p[1] * g.inverse[3 + d] + p[2] * g.inverse[6 + d];
 }
 
+// Bins per cutoff length along each axis (finer bins + pruning test fewer candidate pairs).
+constexpr double kBinsPerCutoff = 2.0;
+
 // Step 2: bins. `fmin`/`fmax` are the extents of the atoms' fractional coordinates along the
 // non-periodic axes (ignored along periodic ones). The number of bins is capped near
-// `max_bins` (>= 1) by coarsening, which keeps every bin at least `cutoff` thick.
+// `max_bins` (>= 1) by coarsening (the search reach follows the bin thickness).
 inline void finish_grid(Grid& g, const double* fmin, const double* fmax, double cutoff, int64_t max_bins) {
   double thickness[3];  // Å per unit fractional coordinate (distance between lattice planes)
   for (int d = 0; d < 3; ++d) {
@@ -124,7 +134,8 @@ inline void finish_grid(Grid& g, const double* fmin, const double* fmax, double 
       thickness[d] = std::max(fmax[d] - fmin[d], 0.0);  // unit axis: fractional = Å
       g.origin[d] = fmin[d];
     }
-    const double bins = floor(thickness[d] / cutoff);
+    g.thickness[d] = thickness[d];
+    const double bins = floor(kBinsPerCutoff * thickness[d] / cutoff);
     g.n[d] = static_cast<int>(std::min(std::max(bins, 1.0), 1.0e6));
   }
   const double limit = static_cast<double>(std::max<int64_t>(max_bins, 1));
@@ -139,7 +150,8 @@ inline void finish_grid(Grid& g, const double* fmin, const double* fmax, double 
       g.reach[d] = std::max(1, static_cast<int>(ceil(cutoff * g.n[d] / thickness[d] - 1e-12)));
     } else {
       g.scale[d] = thickness[d] > 0.0 ? g.n[d] / thickness[d] : 0.0;
-      g.reach[d] = 1;
+      g.reach[d] = thickness[d] > 0.0 ? std::max(1, static_cast<int>(ceil(cutoff * g.n[d] / thickness[d] - 1e-12))) : 1;
+      g.thickness[d] = 1.0;  // unit axis: fractional coordinate = Å
     }
   }
 }

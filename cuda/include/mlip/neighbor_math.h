@@ -5,8 +5,11 @@
 // periodic lattice vectors of the cell (unchanged, so image shifts refer to the real cell)
 // completed by unit vectors orthogonal to them along the non-periodic directions. Atoms are
 // binned on a grid of n[d] bins along each fractional axis d; every bin is at least `cutoff`
-// thick (distance between its faces), except that a periodic axis shorter than the cutoff gets
-// one bin and is searched over `reach[d]` = ceil(cutoff / thickness) images each way.
+// thick / kBinsPerCutoff (distance between its faces; a periodic axis too short for that gets one
+// bin) and `reach[d]` = ceil(cutoff / bin thickness) bins (or images) are searched each way.
+// Bins whose distance to the receiver is at least the cutoff are skipped: per axis the gap
+// between the receiver and the bin's slab is exact; the distance bound combines the axes as
+// sqrt(sum gap^2) for orthogonal bases and max(gap) otherwise.
 #pragma once
 
 #include <math.h>
@@ -22,9 +25,11 @@ struct Grid {
   double inverse[9];  // W^-1 (column d gives fractional coordinate d), row-major
   double origin[3];   // fractional origin subtracted along non-periodic axes
   double scale[3];    // bins per unit fractional coordinate along each axis
-  int n[3];           // bins per axis
-  int reach[3];       // bins searched on each side along each axis
-  int periodic[3];    // 1 where periodic
+  double thickness[3];  // Å between the lattice planes of each axis, per unit fractional coordinate
+  int n[3];             // bins per axis
+  int reach[3];         // bins searched on each side along each axis
+  int periodic[3];      // 1 where periodic
+  int orthogonal;       // 1 when the basis rows are mutually orthogonal (sharper bin pruning)
 };
 
 // floor(a / n) for n > 0.
@@ -45,6 +50,11 @@ MLIP_HD MLIP_INLINE int linear_bin(const Grid& g, int b0, int b1, int b2) {
 // Returns false when the bin lies outside a non-periodic axis.
 MLIP_HD MLIP_INLINE bool image_bin(const Grid& g, int d, int b_plus_k, int* bin, int* shift) {
   const int n = g.n[d];
+  if (b_plus_k >= 0 && b_plus_k < n) {  // inside the home cell (the common case)
+    *shift = 0;
+    *bin = b_plus_k;
+    return true;
+  }
   if (g.periodic[d]) {
     const int s = floor_div(b_plus_k, n);
     *shift = s;
@@ -54,6 +64,17 @@ MLIP_HD MLIP_INLINE bool image_bin(const Grid& g, int d, int b_plus_k, int* bin,
   *shift = 0;
   *bin = b_plus_k;
   return b_plus_k >= 0 && b_plus_k < n;
+}
+
+// Squared gap (Å^2) between a point at bin coordinate fb (fractional coordinate times scale)
+// and the slab of (unwrapped) bin b along axis d, measured perpendicular to the axis' planes.
+MLIP_HD MLIP_INLINE double bin_gap2(const Grid& g, int d, double fb, int b) {
+  double gap = 0.0;
+  if (fb < b) gap = b - fb;
+  else if (fb > b + 1) gap = fb - (b + 1);
+  if (g.scale[d] <= 0.0) return 0.0;
+  gap *= g.thickness[d] / g.scale[d];
+  return gap * gap;
 }
 
 // Cartesian offset s @ W of an integer image shift (Å).
@@ -136,15 +157,29 @@ MLIP_HD MLIP_INLINE void for_each_neighbor(const Grid& g, int64_t i, const doubl
                                            const int64_t* MLIP_RESTRICT order, double cutoff2, Visit& visit) {
   int bi[3];
   bin_coords(g, bin_i, bi);
+  // receiver's coordinate along each axis, in bins (wrapped frame; origin removed)
+  double fb[3];
+  for (int d = 0; d < 3; ++d) {
+    double f = pi[0] * g.inverse[d] + pi[1] * g.inverse[3 + d] + pi[2] * g.inverse[6 + d];
+    if (!g.periodic[d]) f -= g.origin[d];
+    fb[d] = f * g.scale[d];
+  }
   for (int k0 = -g.reach[0]; k0 <= g.reach[0]; ++k0) {
     int w0, s0;
     if (!image_bin(g, 0, bi[0] + k0, &w0, &s0)) continue;
+    const double q0 = bin_gap2(g, 0, fb[0], bi[0] + k0);
+    if (q0 >= cutoff2) continue;
     for (int k1 = -g.reach[1]; k1 <= g.reach[1]; ++k1) {
       int w1, s1;
       if (!image_bin(g, 1, bi[1] + k1, &w1, &s1)) continue;
+      const double q1 = bin_gap2(g, 1, fb[1], bi[1] + k1);
+      const double q01 = g.orthogonal ? q0 + q1 : (q0 > q1 ? q0 : q1);
+      if (q01 >= cutoff2) continue;
       for (int k2 = -g.reach[2]; k2 <= g.reach[2]; ++k2) {
         int w2, s2;
         if (!image_bin(g, 2, bi[2] + k2, &w2, &s2)) continue;
+        const double q2 = bin_gap2(g, 2, fb[2], bi[2] + k2);
+        if ((g.orthogonal ? q01 + q2 : (q01 > q2 ? q01 : q2)) >= cutoff2) continue;
         double off[3];
         shift_vector(g, s0, s1, s2, off);
         const bool home = s0 == 0 && s1 == 0 && s2 == 0;
