@@ -141,3 +141,16 @@ def test_reference_charges_of_a_charged_frame_without_stated_total_charge_are_re
     with pytest.raises(DataError, match=r"charged.extxyz:1: the reference charges sum to \+1.0000 e but the total charge is not stated"):
         read_frames(str(path), DataKeys(charges="ref_charges"))
     assert read_frames(str(path), DataKeys(charges="ref_charges"), index="0")[0].total_charge == 1.0
+
+
+def test_committee_of_potentials_with_baselines_keeps_the_baselines():
+    from mlip.train import assemble_committee
+
+    cfg = mlip.ModelConfig(elements=("Cu", "Au"), cutoff=3.0, l_max=1, channels=4, n_layers=1, radial_hidden=4, readout_hidden=4)
+    members = [mlip.build_potential(cfg, seed=k, baselines=[LJ, {"kind": "ase", "calculator": "emt"}]) for k in range(2)]
+    committee = assemble_committee(members)
+    assert committee.baseline_specs == members[0].baseline_specs and committee.external.spec == members[0].external.spec
+    s = mlip.system_from_atoms(emt_plus_lj_frames(1)[0])
+    e = mlip.neighbor_list(s, committee.cutoff)
+    mean = sum(float(m(s, e).energy) for m in members) / 2
+    assert float(committee(s, e).energy) == pytest.approx(mean, rel=1e-12)
