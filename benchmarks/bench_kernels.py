@@ -86,6 +86,59 @@ def worker(args) -> None:
     )
 
 
+def op_timings(threads: int, repeats: int) -> str:
+    """Per-op CPU times of tp_conv (a middle layer of the benchmark shape on cu500's graph: 500
+    nodes, 21,362 edges, 32 channels, l = 2 x 2 -> 2): forward, + backward, + double backward."""
+    sys.path.insert(0, REPO)
+    import time
+
+    import torch
+
+    import mlip
+    import mlip.ops
+    from mlip.nn.tensor_product import ChannelwiseTensorProduct
+    import bench_systems
+
+    torch.set_num_threads(threads)
+    atoms = bench_systems.build_system("cu500")
+    edges = mlip.neighbor_list(mlip.system_from_atoms(atoms), 5.0)
+    receiver, sender = edges.index[0], edges.index[1]
+    n, e, c = len(atoms), edges.index.shape[1], 32
+
+    def cpu_time(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
+        return 1e3 * min(times)
+
+    lines = ["| dtype | code | forward ms | forward + backward ms | + double backward ms |", "|---|---|---:|---:|---:|"]
+    for dtype in (torch.float32, torch.float64):
+        for name, cls in (("reference", ChannelwiseTensorProduct), ("native", mlip.ops.NativeChannelwiseTensorProduct)):
+            tp = cls(2, 2, 2, True).to(dtype)
+            g = torch.Generator().manual_seed(0)
+            x = torch.randn(n, c, 9, generator=g, dtype=dtype, requires_grad=True)
+            sh = torch.randn(e, 9, generator=g, dtype=dtype, requires_grad=True)
+            w = torch.randn(e, tp.n_paths, c, generator=g, dtype=dtype, requires_grad=True)
+            go = torch.randn(n, c, 9, generator=g, dtype=dtype)
+
+            def fwd():
+                with torch.no_grad():
+                    tp(x, sh, w, sender, receiver)
+
+            def bwd():
+                torch.autograd.grad(tp(x, sh, w, sender, receiver), (x, sh, w), go)
+
+            def dbl():
+                grads = torch.autograd.grad(tp(x, sh, w, sender, receiver), (x, sh, w), go, create_graph=True)
+                torch.autograd.grad(sum((t * t).sum() for t in grads), (x, sh, w))
+
+            lines.append(f"| {str(dtype)[6:]} | {name} | {cpu_time(fwd):.1f} | {cpu_time(bwd):.1f} | {cpu_time(dbl):.1f} |")
+    return "\n".join(lines)
+
+
 def run_mlip(system: str, dtype: str, threads: int, backend: str, args) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--system", system, "--dtype", dtype,
            "--threads", str(threads), "--backend", backend, "--repeats", str(args.repeats),
@@ -161,9 +214,13 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=1800.0)
     p.add_argument("--venvs-dir", default=os.environ.get("PEERS_DIR", "/tmp/peers"))
     p.add_argument("--output", default=os.path.join(RESULTS, "kernels.md"), help="markdown report ('' = none)")
+    p.add_argument("--ops", action="store_true", help="only per-op timings of tp_conv (this process, 1 thread)")
     args = p.parse_args(argv)
     if args.worker:
         worker(args)
+        return 0
+    if args.ops:
+        print(op_timings(1, max(args.repeats, 3)))
         return 0
     systems = [s for s in args.systems.split(",") if s]
     dtypes = [d for d in args.dtypes.split(",") if d]
