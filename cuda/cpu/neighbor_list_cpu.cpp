@@ -95,8 +95,12 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
     for (int64_t a = 0; a < n; ++a) order[fill[bin[a]]++] = a;
   }
   std::vector<double> sorted(3 * n);
+  std::vector<int64_t> sorted_wrap(3 * n);  // wrap counts in bin order (sequential access)
   for (int64_t m = 0; m < n; ++m)
-    for (int c = 0; c < 3; ++c) sorted[3 * m + c] = pw[3 * order[m] + c];
+    for (int c = 0; c < 3; ++c) {
+      sorted[3 * m + c] = pw[3 * order[m] + c];
+      sorted_wrap[3 * m + c] = wrap[3 * order[m] + c];
+    }
 
   const double cutoff2 = cutoff * cutoff;
   const int64_t n_chunks = (n + kChunk - 1) / kChunk;
@@ -111,12 +115,13 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
       const int64_t lo = ch * kChunk, hi = std::min(n, lo + kChunk);
       for (int64_t i = lo; i < hi; ++i) {
         mine.clear();
-        auto visit = [&](int64_t j, int s0, int s1, int s2) {
+        const int64_t wi0 = wrap[3 * i], wi1 = wrap[3 * i + 1], wi2 = wrap[3 * i + 2];
+        auto visit = [&](int64_t m, int64_t j, int s0, int s1, int s2) {
           Neighbor nbr;
           nbr.j = j + offset;
-          nbr.s[0] = nl::total_shift(s0, wrap[3 * i], wrap[3 * j]);
-          nbr.s[1] = nl::total_shift(s1, wrap[3 * i + 1], wrap[3 * j + 1]);
-          nbr.s[2] = nl::total_shift(s2, wrap[3 * i + 2], wrap[3 * j + 2]);
+          nbr.s[0] = nl::total_shift(s0, wi0, sorted_wrap[3 * m]);
+          nbr.s[1] = nl::total_shift(s1, wi1, sorted_wrap[3 * m + 1]);
+          nbr.s[2] = nl::total_shift(s2, wi2, sorted_wrap[3 * m + 2]);
           mine.push_back(nbr);
         };
         nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2, visit);

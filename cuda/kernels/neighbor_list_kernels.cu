@@ -27,7 +27,7 @@ __global__ void wrap_kernel(nl::Grid g, const double* __restrict__ pos, int64_t 
 
 struct Counter {
   int64_t count;
-  __device__ void operator()(int64_t, int, int, int) { ++count; }
+  __device__ void operator()(int64_t, int64_t, int, int, int) { ++count; }
 };
 
 __global__ void count_kernel(nl::Grid g, double cutoff2, int64_t n, const double* __restrict__ pw,
@@ -47,7 +47,7 @@ struct Writer {
   int64_t* index_i;
   int64_t* index_j;
   int64_t* shift;
-  __device__ void operator()(int64_t j, int s0, int s1, int s2) {
+  __device__ void operator()(int64_t, int64_t j, int s0, int s1, int s2) {
     index_i[at] = i + atom_offset;
     index_j[at] = j + atom_offset;
     shift[3 * at] = nl::total_shift(s0, wrap[3 * i], wrap[3 * j]);

@@ -148,7 +148,8 @@ MLIP_HD MLIP_INLINE void bin_coords(const Grid& g, int bin, int* b) {
 // Visit every neighbour of receiver i: for each of the (2 reach + 1)^3 image bins around i's
 // bin, every atom m of that bin (positions sorted by bin: `sorted_pos` (3 per atom), atom ids
 // `order`, bin m-range [bin_start[b], bin_start[b + 1])) with |r| < cutoff, except i itself in
-// the home image. Calls visit(j, s0, s1, s2) with the wrapped-frame image shift; the order of
+// the home image. Calls visit(m, j, s0, s1, s2) (m: position of j in the bin-sorted arrays)
+// with the wrapped-frame image shift; the order of
 // the visits is fixed (bins, then atoms by index), so results are deterministic.
 template <typename Visit>
 MLIP_HD MLIP_INLINE void for_each_neighbor(const Grid& g, int64_t i, const double* MLIP_RESTRICT pi, int bin_i,
@@ -175,20 +176,37 @@ MLIP_HD MLIP_INLINE void for_each_neighbor(const Grid& g, int64_t i, const doubl
       const double q1 = bin_gap2(g, 1, fb[1], bi[1] + k1);
       const double q01 = g.orthogonal ? q0 + q1 : (q0 > q1 ? q0 : q1);
       if (q01 >= cutoff2) continue;
-      for (int k2 = -g.reach[2]; k2 <= g.reach[2]; ++k2) {
+      const int base = (w0 * g.n[1] + w1) * g.n[2];
+      double off01[3];
+      for (int c = 0; c < 3; ++c) off01[c] = s0 * g.basis[c] + s1 * g.basis[3 + c];
+      // along axis 2, consecutive bins with the same image shift are one contiguous run of atoms
+      int k2 = -g.reach[2];
+      while (k2 <= g.reach[2]) {
         int w2, s2;
-        if (!image_bin(g, 2, bi[2] + k2, &w2, &s2)) continue;
-        const double q2 = bin_gap2(g, 2, fb[2], bi[2] + k2);
-        if ((g.orthogonal ? q01 + q2 : (q01 > q2 ? q01 : q2)) >= cutoff2) continue;
-        double off[3];
-        shift_vector(g, s0, s1, s2, off);
+        if (!image_bin(g, 2, bi[2] + k2, &w2, &s2) ||
+            (g.orthogonal ? q01 + bin_gap2(g, 2, fb[2], bi[2] + k2)
+                          : fmax(q01, bin_gap2(g, 2, fb[2], bi[2] + k2))) >= cutoff2) {
+          ++k2;
+          continue;
+        }
+        int last = w2;
+        while (k2 < g.reach[2]) {
+          int wn, sn;
+          if (!image_bin(g, 2, bi[2] + k2 + 1, &wn, &sn) || sn != s2 || wn != last + 1) break;
+          const double qn = bin_gap2(g, 2, fb[2], bi[2] + k2 + 1);
+          if ((g.orthogonal ? q01 + qn : fmax(q01, qn)) >= cutoff2) break;
+          last = wn;
+          ++k2;
+        }
+        ++k2;
+        const double off[3] = {off01[0] + s2 * g.basis[6], off01[1] + s2 * g.basis[7], off01[2] + s2 * g.basis[8]};
         const bool home = s0 == 0 && s1 == 0 && s2 == 0;
-        const int b = linear_bin(g, w0, w1, w2);
-        for (int64_t m = bin_start[b]; m < bin_start[b + 1]; ++m) {
+        const int64_t m_end = bin_start[base + last + 1];
+        for (int64_t m = bin_start[base + w2]; m < m_end; ++m) {
           if (!within_cutoff(pi, sorted_pos + 3 * m, off, cutoff2)) continue;
           const int64_t j = order[m];
           if (home && j == i) continue;
-          visit(j, s0, s1, s2);
+          visit(m, j, s0, s1, s2);
         }
       }
     }
