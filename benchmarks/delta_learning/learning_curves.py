@@ -102,6 +102,7 @@ def plot(results, path, n_frames):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, key, label in ((axes[0], "forces_mae_meV/A", "test force MAE (meV/Å)"), (axes[1], "energy_mae_meV/atom", "test energy MAE (meV/atom)")):
@@ -111,6 +112,10 @@ def plot(results, path, n_frames):
                 ax.loglog([n for n, _ in pts], [v for _, v in pts], style, label=name)
         if "xtb_only" in results:
             ax.axhline(results["xtb_only"][key], color="gray", ls=":", lw=1, label="GFN2-xTB alone")
+        sizes = sorted({r["n_train"] for r in results["runs"]})
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([str(n) for n in sizes])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("training frames")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
@@ -130,7 +135,12 @@ def main():
     p.add_argument("--steps", type=int, default=3000, help="optimizer steps per run (epochs follow)")
     p.add_argument("--max-time-s", type=float, default=1200.0)
     p.add_argument("--tag", default="")
+    p.add_argument("--replot", default=None, help="only redraw the plot of this results JSON")
     args = p.parse_args()
+    if args.replot:
+        results = json.load(open(args.replot))
+        plot(results, args.replot.replace(".json", ".png"), results["n_frames_used"])
+        return
     torch.set_num_threads(1)
     data, n_frames, digest = snapshot(args.n_frames)
     pool = n_frames - args.n_test - args.n_valid

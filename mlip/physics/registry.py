@@ -96,9 +96,9 @@ def build_term(spec: Dict[str, Any], atomic_numbers: Sequence[int], load_weights
         _check_keys(spec, ["charges", "r_on", "r_off", "tolerance", "real_space_cutoff"])
         from mlip.physics.point_charges import PointCharges
 
-        charges = _per_element({**spec, "charges": spec.get("charges")}, "charges", symbols) if isinstance(spec.get("charges"), dict) else None
-        if charges is None:
+        if not isinstance(spec.get("charges"), dict):
             raise ConfigError("point_charges baseline: charges must be a {symbol: charge in e} mapping")
+        charges = _per_element(spec, "charges", symbols)
         r_on = _number(spec, "r_on", 0.0, positive=False)
         r_off = _number(spec, "r_off", 0.0, positive=False)
         tol = _number(spec, "tolerance", 1e-6)

@@ -154,3 +154,14 @@ def test_committee_of_potentials_with_baselines_keeps_the_baselines():
     e = mlip.neighbor_list(s, committee.cutoff)
     mean = sum(float(m(s, e).energy) for m in members) / 2
     assert float(committee(s, e).energy) == pytest.approx(mean, rel=1e-12)
+
+
+def test_fine_tuning_keeps_the_baselines_of_the_starting_potential(data_file, tmp_path):
+    best = train(config(data_file, tmp_path / "base", [LJ, {"kind": "ase", "calculator": "emt"}], epochs=1))
+    d = config(data_file, tmp_path / "tuned", [], epochs=1).to_dict()
+    d["model"] = {}
+    d["training"]["init_from"] = str(best)
+    tuned = mlip.load_potential(train(TrainConfig.from_dict(d)))
+    assert tuned.baseline_specs[0]["kind"] == "lennard_jones" and tuned.external.spec["calculator"] == "emt"
+    report = json.loads((tmp_path / "tuned" / "test_metrics.json").read_text())
+    assert report["forces_mae_meV/A"] < 5
