@@ -111,7 +111,7 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
     std::vector<Neighbor> mine;
     std::vector<uint64_t> keys;
     for (int64_t ch = cb; ch < ce; ++ch) {
-      Chunk& out = chunks[first + ch];
+      Chunk out;  // filled locally, then moved: no false sharing between threads' chunk headers
       const int64_t lo = ch * kChunk, hi = std::min(n, lo + kChunk);
       for (int64_t i = lo; i < hi; ++i) {
         mine.clear();
@@ -129,6 +129,7 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
         out.nb.insert(out.nb.end(), mine.begin(), mine.end());
         out.i.insert(out.i.end(), mine.size(), i + offset);
       }
+      chunks[first + ch] = std::move(out);
     }
   });
 }
