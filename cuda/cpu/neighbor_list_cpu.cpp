@@ -26,38 +26,35 @@ struct Neighbor {
   int64_t s[3];
 };
 
+// One chunk of consecutive receivers: per-receiver counts and their neighbours, sorted, as packed
+// 64-bit keys (sender << 24 | three shifts offset by 128, 8 bits each) — or, when some value
+// does not fit (rare: > 2^39 atoms, |shift| >= 128), as full records.
 struct Chunk {
-  std::vector<int64_t> i;
+  int64_t i0 = 0;
+  std::vector<int32_t> count;
+  std::vector<uint64_t> keys;
   std::vector<Neighbor> nb;
+  bool wide = false;
+  int64_t size() const { return wide ? static_cast<int64_t>(nb.size()) : static_cast<int64_t>(keys.size()); }
 };
 
 constexpr int64_t kChunk = 128;          // receivers per output chunk
 constexpr int64_t kParallelAtoms = 2048;  // receivers per parallel task, at least
 
-// Sort one receiver's neighbours by (sender, shift): as packed 64-bit keys (sender, then the
-// three shifts offset by 128, 8 bits each) when they fit, which is the common case.
-void sort_neighbors(std::vector<Neighbor>& nb, std::vector<uint64_t>& keys) {
-  bool packable = true;
-  for (const Neighbor& a : nb)
-    packable = packable && a.j >= 0 && a.j < (int64_t(1) << 39) && a.s[0] > -128 && a.s[0] < 128 &&
-               a.s[1] > -128 && a.s[1] < 128 && a.s[2] > -128 && a.s[2] < 128;
-  if (!packable) {
-    std::sort(nb.begin(), nb.end(), [](const Neighbor& a, const Neighbor& b) {
-      return nl::neighbor_less(a.j, a.s, b.j, b.s);
-    });
-    return;
-  }
-  keys.resize(nb.size());
-  for (size_t k = 0; k < nb.size(); ++k)
-    keys[k] = (static_cast<uint64_t>(nb[k].j) << 24) | (static_cast<uint64_t>(nb[k].s[0] + 128) << 16) |
-              (static_cast<uint64_t>(nb[k].s[1] + 128) << 8) | static_cast<uint64_t>(nb[k].s[2] + 128);
-  std::sort(keys.begin(), keys.end());
-  for (size_t k = 0; k < nb.size(); ++k) {
-    nb[k].j = static_cast<int64_t>(keys[k] >> 24);
-    nb[k].s[0] = static_cast<int64_t>((keys[k] >> 16) & 0xff) - 128;
-    nb[k].s[1] = static_cast<int64_t>((keys[k] >> 8) & 0xff) - 128;
-    nb[k].s[2] = static_cast<int64_t>(keys[k] & 0xff) - 128;
-  }
+inline bool packable(int64_t j, int64_t s0, int64_t s1, int64_t s2) {
+  return j >= 0 && j < (int64_t(1) << 39) && s0 > -128 && s0 < 128 && s1 > -128 && s1 < 128 && s2 > -128 && s2 < 128;
+}
+inline uint64_t pack(int64_t j, int64_t s0, int64_t s1, int64_t s2) {
+  return (static_cast<uint64_t>(j) << 24) | (static_cast<uint64_t>(s0 + 128) << 16) |
+         (static_cast<uint64_t>(s1 + 128) << 8) | static_cast<uint64_t>(s2 + 128);
+}
+inline Neighbor unpack(uint64_t key) {
+  Neighbor n;
+  n.j = static_cast<int64_t>(key >> 24);
+  n.s[0] = static_cast<int64_t>((key >> 16) & 0xff) - 128;
+  n.s[1] = static_cast<int64_t>((key >> 8) & 0xff) - 128;
+  n.s[2] = static_cast<int64_t>(key & 0xff) - 128;
+  return n;
 }
 
 void search_system(const double* pos, int64_t n, const double* cell, const bool* pbc, double cutoff,
@@ -108,15 +105,44 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
   chunks.resize(first + n_chunks);
   // at least kParallelAtoms receivers per task: small systems stay on one thread
   at::parallel_for(0, n_chunks, std::max<int64_t>(1, kParallelAtoms / kChunk), [&](int64_t cb, int64_t ce) {
+    std::vector<uint64_t> rkeys;
     std::vector<Neighbor> mine;
-    std::vector<uint64_t> keys;
     for (int64_t ch = cb; ch < ce; ++ch) {
       Chunk out;  // filled locally, then moved: no false sharing between threads' chunk headers
       const int64_t lo = ch * kChunk, hi = std::min(n, lo + kChunk);
+      out.i0 = lo + offset;
+      out.count.reserve(hi - lo);
       for (int64_t i = lo; i < hi; ++i) {
-        mine.clear();
         const int64_t wi0 = wrap[3 * i], wi1 = wrap[3 * i + 1], wi2 = wrap[3 * i + 2];
+        rkeys.clear();
+        bool fits = true;
         auto visit = [&](int64_t m, int64_t j, int s0, int s1, int s2) {
+          const int64_t t0 = nl::total_shift(s0, wi0, sorted_wrap[3 * m]);
+          const int64_t t1 = nl::total_shift(s1, wi1, sorted_wrap[3 * m + 1]);
+          const int64_t t2 = nl::total_shift(s2, wi2, sorted_wrap[3 * m + 2]);
+          if (fits && packable(j + offset, t0, t1, t2))
+            rkeys.push_back(pack(j + offset, t0, t1, t2));
+          else
+            fits = false;
+        };
+        nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2, visit);
+        if (fits) {
+          std::sort(rkeys.begin(), rkeys.end());
+          if (!out.wide)
+            out.keys.insert(out.keys.end(), rkeys.begin(), rkeys.end());
+          else
+            for (uint64_t k : rkeys) out.nb.push_back(unpack(k));
+          out.count.push_back(static_cast<int32_t>(rkeys.size()));
+          continue;
+        }
+        // rare path: full records for this receiver (and the rest of the chunk)
+        if (!out.wide) {
+          for (uint64_t k : out.keys) out.nb.push_back(unpack(k));
+          out.keys.clear();
+          out.wide = true;
+        }
+        mine.clear();
+        auto visit_wide = [&](int64_t m, int64_t j, int s0, int s1, int s2) {
           Neighbor nbr;
           nbr.j = j + offset;
           nbr.s[0] = nl::total_shift(s0, wi0, sorted_wrap[3 * m]);
@@ -124,10 +150,13 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
           nbr.s[2] = nl::total_shift(s2, wi2, sorted_wrap[3 * m + 2]);
           mine.push_back(nbr);
         };
-        nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2, visit);
-        sort_neighbors(mine, keys);
+        nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2,
+                              visit_wide);
+        std::sort(mine.begin(), mine.end(), [](const Neighbor& x, const Neighbor& y) {
+          return nl::neighbor_less(x.j, x.s, y.j, y.s);
+        });
         out.nb.insert(out.nb.end(), mine.begin(), mine.end());
-        out.i.insert(out.i.end(), mine.size(), i + offset);
+        out.count.push_back(static_cast<int32_t>(mine.size()));
       }
       chunks[first + ch] = std::move(out);
     }
@@ -175,7 +204,7 @@ std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions
   }
   // prefix sum over chunks, then copy
   std::vector<int64_t> at_edge(chunks.size() + 1, 0);
-  for (size_t c = 0; c < chunks.size(); ++c) at_edge[c + 1] = at_edge[c] + static_cast<int64_t>(chunks[c].nb.size());
+  for (size_t c = 0; c < chunks.size(); ++c) at_edge[c + 1] = at_edge[c] + chunks[c].size();
   const int64_t n_edges = at_edge.back();
   at::Tensor index = at::empty({2, n_edges}, positions.options().dtype(at::kLong));
   at::Tensor shift = at::empty({n_edges, 3}, positions.options().dtype(at::kLong));
@@ -185,13 +214,16 @@ std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions
   at::parallel_for(0, static_cast<int64_t>(chunks.size()), std::max<int64_t>(1, 32768 / kChunk / 16), [&](int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; ++c) {
       const Chunk& ch = chunks[c];
-      const int64_t e0 = at_edge[c];
-      for (size_t k = 0; k < ch.nb.size(); ++k) {
-        ii[e0 + k] = ch.i[k];
-        jj[e0 + k] = ch.nb[k].j;
-        ss[3 * (e0 + k)] = ch.nb[k].s[0];
-        ss[3 * (e0 + k) + 1] = ch.nb[k].s[1];
-        ss[3 * (e0 + k) + 2] = ch.nb[k].s[2];
+      int64_t e = at_edge[c], k = 0;
+      for (size_t r = 0; r < ch.count.size(); ++r) {
+        for (int32_t q = 0; q < ch.count[r]; ++q, ++k, ++e) {
+          const Neighbor nbr = ch.wide ? ch.nb[k] : unpack(ch.keys[k]);
+          ii[e] = ch.i0 + static_cast<int64_t>(r);
+          jj[e] = nbr.j;
+          ss[3 * e] = nbr.s[0];
+          ss[3 * e + 1] = nbr.s[1];
+          ss[3 * e + 2] = nbr.s[2];
+        }
       }
     }
   });

@@ -50,6 +50,9 @@ def _nasty_cases():
     outside = out[1][1].copy()
     outside.positions += np.array([31.7, -57.2, 12.9])
     out.append(("atoms_outside_the_cell", outside, 4.2))
+    far_out = out[1][1].copy()  # image shifts beyond +-127: the unpacked (wide) path of the CPU kernel
+    far_out.positions[::2] += np.array([611.3, -587.9, 402.2])
+    out.append(("shifts_beyond_127_cells", far_out, 4.2))
     skew = ase.Atoms("Cu3", cell=[[4.0, 0, 0], [3.9, 0.6, 0], [0.2, 0.1, 3.0]], pbc=True)
     skew.set_scaled_positions(rng.random((3, 3)))
     out.append(("skewed_cell", skew, 3.3))
