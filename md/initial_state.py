@@ -53,7 +53,7 @@ def initial_state(structure, forcefield: ForceField, temperature_K: float = 0.0,
                   fixed: Union[None, Sequence[int], Tensor] = None, skin_A: float = DEFAULT_SKIN_A,
                   remove_com: bool = True, dtype: torch.dtype = torch.float64,
                   device: Union[str, torch.device] = "cpu",
-                  neighbor_backend: str = "matscipy") -> State:
+                  neighbor_backend: str = "matscipy", total_charge_e: Optional[float] = None) -> State:
     """Positions, Maxwell–Boltzmann velocities at ``temperature_K`` and the first forces.
 
     Args:
@@ -72,9 +72,16 @@ def initial_state(structure, forcefield: ForceField, temperature_K: float = 0.0,
         dtype: floating-point type of the state (float64 by default).
         device: torch device of the state.
         neighbor_backend: backend of :func:`mlip.neighbor_list.neighbor_list`.
+        total_charge_e: total charge of the structure, e (overrides the structure's own: an
+            ``ase.Atoms``' ``info["total_charge"]`` / ``info["charge"]`` / initial charges, or a
+            ``System``'s ``total_charge``); None keeps the structure's (neutral if none is
+            stated). Only force fields with charges (learned Coulomb) read it; it is carried in
+            ``state.system.total_charge`` through every step and checkpoint.
     """
     check_is_forcefield(forcefield)
     system = _as_system(structure, dtype, device)
+    if total_charge_e is not None:
+        system = system._replace(total_charge=_total_charge(total_charge_e, dtype, system.positions.device))
     validate_system(system, known_atomic_numbers(forcefield))
     if system.cell.shape[0] != 1:
         raise InvalidSystemError(
@@ -102,12 +109,21 @@ def initial_state(structure, forcefield: ForceField, temperature_K: float = 0.0,
                  stress=result.stress)
 
 
+def _total_charge(total_charge_e, dtype, device) -> Tensor:
+    if isinstance(total_charge_e, bool) or not isinstance(total_charge_e, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(float(total_charge_e)):
+        raise ConfigError(f"total_charge_e must be a finite number (e), got {total_charge_e!r}")
+    return torch.tensor([float(total_charge_e)], dtype=dtype, device=device)
+
+
 def _as_system(structure, dtype, device) -> System:
     if isinstance(structure, System):
+        charge = structure.total_charge
         return structure._replace(positions=structure.positions.detach().to(device=device, dtype=dtype).clone(),
                                   atomic_numbers=structure.atomic_numbers.to(device),
                                   cell=structure.cell.to(device=device, dtype=dtype), pbc=structure.pbc.to(device),
-                                  system_index=structure.system_index.to(device))
+                                  system_index=structure.system_index.to(device),
+                                  total_charge=None if charge is None else charge.to(device=device, dtype=dtype))
     try:
         import ase
     except ImportError as error:  # pragma: no cover - ase is a hard dependency

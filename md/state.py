@@ -39,6 +39,9 @@ class State:
 
     Attributes:
         system: the structure; ``system.positions`` (n_atoms, 3) are UNWRAPPED, Å.
+            ``system.total_charge`` (shape (1,), e, or None = neutral) is the total charge the
+            force field sees at every step (models with learned charges conserve it exactly);
+            see :attr:`total_charge_e`.
         masses: (n_atoms,) atomic masses, amu.
         velocities: (n_atoms, 3) Å/fs (zero for fixed atoms).
         forces: (n_atoms, 3) forces at ``system.positions``, eV/Å (as computed, also on fixed
@@ -83,6 +86,12 @@ class State:
     def positions(self) -> Tensor:
         """Unwrapped positions (n_atoms, 3), Å."""
         return self.system.positions
+
+    @property
+    def total_charge_e(self) -> float:
+        """Total charge of the structure, e (0.0 when none was stated: neutral)."""
+        q = self.system.total_charge
+        return 0.0 if q is None else float(q.sum())
 
     @property
     def n_atoms(self) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
-from mlip.ase_bridge import system_from_atoms
+from mlip.ase_bridge import stated_total_charge, system_from_atoms
 from mlip.neighbor_list import neighbor_list
 from mlip.potential import Potential, load_potential
 from mlip.validation import check_min_distance, validate_system
@@ -30,6 +30,12 @@ class MLIPCalculator(Calculator):
     """ASE calculator: energy, free_energy (eV), energies (eV/atom), forces (eV/Å), stress
     (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign; needs a periodic direction). For a committee
     potential, ``calc.results`` also holds ``energy_std`` (eV) and ``forces_std`` (n_atoms,) eV/Å.
+    A potential with learned charges (``long_range="coulomb"``) also reports ``charges``
+    (n_atoms,) in e (``atoms.get_charges()``; committee: the members' mean), summing exactly to
+    the stated total charge; they cost one more feature pass, so they are computed when asked for.
+
+    Total charge (e): ``atoms.info["total_charge"]`` (or ``info["charge"]``, or the sum of
+    non-zero initial charges), default 0 (neutral). Changing it triggers a new calculation.
 
     Args:
         potential_or_path: a :class:`~mlip.potential.Potential`, a file path, or a shipped name.
@@ -38,7 +44,7 @@ class MLIPCalculator(Calculator):
         neighbor_backend: neighbour-list backend (see :func:`mlip.neighbor_list`).
     """
 
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "charges"]
 
     def __init__(
         self,
@@ -55,10 +61,27 @@ class MLIPCalculator(Calculator):
             pot = load_potential(potential_or_path, device=device, dtype=dtype)
         self.potential = pot.eval()
         self.neighbor_backend = neighbor_backend
+        #: the total charge (e) of the last calculation (ASE does not track ``atoms.info``)
+        self._total_charge: Optional[float] = None
+
+    def check_state(self, atoms, tol=1e-15):
+        """ASE's changed-property check, plus a change of the stated total charge (e)."""
+        changes = super().check_state(atoms, tol)
+        if self.atoms is not None and stated_total_charge(atoms) != self._total_charge and "total_charge" not in changes:
+            changes = list(changes) + ["total_charge"]
+        return changes
+
+    def get_property(self, name, atoms=None, allow_calculation=True):
+        if name == "charges" and not self.potential.has_charges:
+            raise PropertyNotImplementedError(
+                "this potential predicts no charges (long_range is 'none'); use a model with long_range='coulomb'"
+            )
+        return super().get_property(name, atoms, allow_calculation)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         pot = self.potential
+        self._total_charge = stated_total_charge(self.atoms)
         system = system_from_atoms(self.atoms, dtype=pot.dtype, device=pot.device)
         validate_system(system, known_atomic_numbers=pot.atomic_numbers)
         periodic = bool(system.pbc.any())
@@ -79,3 +102,6 @@ class MLIPCalculator(Calculator):
         if periodic and pred.stress is not None:
             s = pred.stress[0].detach().cpu().double().numpy()
             self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+        if pot.has_charges and "charges" in properties:  # one more feature pass: only on request
+            with torch.no_grad():
+                self.results["charges"] = pot.charges(system, edges).detach().cpu().double().numpy()
