@@ -48,6 +48,7 @@ class DataConfig:
     """Where the data is, how to split it, and which keys hold the labels."""
 
     train: str = ""
+    index: str = ":"  # ASE index of the frames of ``train`` to use, e.g. ":400" (the first 400)
     valid: Optional[str] = None
     test: Optional[str] = None
     n_valid: Union[int, float] = 0.1

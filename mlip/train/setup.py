@@ -35,7 +35,7 @@ class PreparedData:
 def prepare_data(cfg: TrainConfig) -> PreparedData:
     """Read, split (seeded), and build neighbour lists; statistics from the training split only."""
     keys = DataKeys.from_dict(dict(cfg.data.keys))
-    frames = read_frames(cfg.data.train, keys)
+    frames = read_frames(cfg.data.train, keys, cfg.data.index)
     n_valid = 0 if cfg.data.valid else cfg.data.n_valid
     n_test = 0 if cfg.data.test else cfg.data.n_test
     train, valid, test = split_frames(frames, n_valid, n_test, cfg.data.split_seed)

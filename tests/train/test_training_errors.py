@@ -86,3 +86,14 @@ def test_bad_frames_are_reported_by_file_and_index(tmp_path, mutate, match):
     ase.io.write(path, frames)
     with pytest.raises(DataError, match=f"f.extxyz:2: .*{match}|f.extxyz:2: {match}"):
         read_frames(str(path))
+
+
+def test_data_index_selects_frames_before_the_split(emt_file, tmp_path):
+    from mlip.train.setup import prepare_data
+
+    cfg = tiny_config(emt_file, tmp_path / "run")
+    full = prepare_data(TrainConfig.from_dict(cfg))
+    cfg["data"]["index"] = ":10"
+    part = prepare_data(TrainConfig.from_dict(cfg))
+    count = lambda p: sum(len(x) for x in (p.train, p.valid, p.test))
+    assert count(part) == 10 < count(full)
