@@ -7,6 +7,7 @@ from md.reporters.energy_monitor import EnergyMonitor
 from md.reporters.mdtraj_trajectory import MdtrajTrajectoryReporter
 from md.reporters.progress import ProgressReporter
 from md.reporters.thermo import ThermoReporter
+from md.reporters.trajectory_writer import TrajectoryWriter
 
 __all__ = ["AseTrajectoryReporter", "CheckpointReporter", "EnergyMonitor", "MdtrajTrajectoryReporter",
-           "ProgressReporter", "Reporter", "RunContext", "ThermoReporter"]
+           "ProgressReporter", "Reporter", "RunContext", "ThermoReporter", "TrajectoryWriter"]

@@ -15,7 +15,7 @@ import numpy as np
 from mlip.errors import ConfigError
 
 from md.frames import wrapped_positions
-from md.reporters.base import Reporter, RunContext, check_interval
+from md.reporters.trajectory_writer import TrajectoryWriter
 
 _FORMATS = (".dcd", ".xtc")
 
@@ -44,7 +44,7 @@ def _cell_parameters(state):
     return lengths, np.array(angles)
 
 
-class MdtrajTrajectoryReporter(Reporter):
+class MdtrajTrajectoryReporter(TrajectoryWriter):
     """Write a frame every ``interval`` steps to a ``.dcd`` or ``.xtc`` file.
 
     Args:
@@ -54,28 +54,19 @@ class MdtrajTrajectoryReporter(Reporter):
         topology_path: where to write the PDB topology (default: ``path`` with ``.pdb``).
     """
 
-    order = 30
-
     def __init__(self, path: str, interval: int = 100, wrap: bool = True,
                  topology_path: Optional[str] = None) -> None:
-        self.path = str(path)
-        self.suffix = os.path.splitext(self.path)[1].lower()
-        if self.suffix not in _FORMATS:
-            raise ConfigError(f"MdtrajTrajectoryReporter writes {_FORMATS}, got {self.suffix!r}")
-        self.interval = check_interval(interval)
-        self.wrap = bool(wrap)
+        suffix = os.path.splitext(str(path))[1].lower()
+        if suffix not in _FORMATS:
+            raise ConfigError(f"MdtrajTrajectoryReporter writes {_FORMATS}, got {suffix!r}")
+        super().__init__(path, interval, wrap)
+        self.suffix = suffix
         self.topology_path = topology_path or os.path.splitext(self.path)[0] + ".pdb"
-        self.key = f"trajectory:{os.path.basename(self.path)}"
-        self._handle = None
-        self._n_frames = 0
-        self._last_step: Optional[int] = None
-        self._resume: Optional[Dict[str, Any]] = None
 
-    def start(self, state, context: RunContext) -> None:
+    def _open(self, state, resume: Optional[Dict[str, Any]]) -> None:
         import mdtraj.formats as formats
 
-        resume = self._resume is not None and os.path.exists(self.path)
-        kept = self._read_frames(int(self._resume["n_frames"])) if resume else None
+        kept = self._read_frames(int(resume["n_frames"])) if resume is not None else None
         if kept is None:
             self._write_topology(state)
         opener = formats.DCDTrajectoryFile if self.suffix == ".dcd" else formats.XTCTrajectoryFile
@@ -90,8 +81,6 @@ class MdtrajTrajectoryReporter(Reporter):
             os.replace(tmp, self.path)
         else:
             self._handle = opener(self.path, "w", force_overwrite=True)
-        if (self._last_step is None or state.step > self._last_step) and state.step % self.interval == 0:
-            self.report(state, context)
 
     def _write_topology(self, state) -> None:
         import mdtraj
@@ -122,7 +111,7 @@ class MdtrajTrajectoryReporter(Reporter):
         if hasattr(self._handle, "flush"):
             self._handle.flush()
 
-    def _write(self, state) -> None:
+    def _write_frame(self, state) -> None:
         xyz = wrapped_positions(state, self.wrap)[None].astype(np.float32)
         lengths, angles = _cell_parameters(state)
         if self.suffix == ".dcd":
@@ -134,28 +123,3 @@ class MdtrajTrajectoryReporter(Reporter):
             self._handle.write(xyz / 10.0, time=np.array([state.time_fs * 1e-3], dtype=np.float32),
                                step=np.array([state.step], dtype=np.int32), box=box)
         self._flush()
-        self._n_frames += 1
-        self._last_step = state.step
-
-    def report(self, state, context: RunContext) -> None:
-        if self._handle is None or (self._last_step is not None and state.step <= self._last_step):
-            return
-        self._write(state)
-
-    def fail(self, last_good, context: RunContext, message: str) -> List[str]:
-        if self._handle is not None and (self._last_step is None or last_good.step > self._last_step):
-            self._write(last_good)
-        return [self.path]
-
-    def finish(self, state, context: RunContext) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {"n_frames": self._n_frames, "last_step": self._last_step}
-
-    def load_state_dict(self, data: Dict[str, Any]) -> None:
-        self._resume = data
-        self._n_frames = int(data["n_frames"])
-        self._last_step = data["last_step"]
