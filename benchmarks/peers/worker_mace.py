@@ -15,14 +15,11 @@ each peer runs in a process of its own.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_systems  # noqa: E402
+import worker_common  # noqa: E402
 
 R_MAX_A = 6.0
 N_ELEMENTS = 89  # Z = 1..89, as MACE-MP-0
@@ -66,39 +63,18 @@ def build_mace_mp_small_shape(dtype: str, seed: int):
     return model.to(torch_dtype).eval()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    bench_systems.add_common_arguments(parser)
-    args = parser.parse_args()
-
-    import torch
-
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
-    warnings.filterwarnings("ignore")
-    logging.disable(logging.WARNING)
-
+def build(args) -> worker_common.WorkerModel:
+    """MACE's ASE calculator around the random MACE-MP-0-small-shaped model."""
     import mace
     from mace.calculators import MACECalculator
 
     model = build_mace_mp_small_shape(args.dtype, args.seed)
     calc = MACECalculator(models=model, device="cpu", default_dtype=args.dtype)
-    atoms = bench_systems.build_system(args.system)
-    result = bench_systems.time_energy_forces(atoms, calc, args.repeats, args.warmups)
-    bench_systems.emit(
-        {
-            "model": "mace",
-            "version": mace.__version__,
-            "torch": torch.__version__,
-            "system": args.system,
-            "n_atoms": len(atoms),
-            "dtype": args.dtype,
-            "cutoff_A": R_MAX_A,
-            "n_params": sum(p.numel() for p in model.parameters()),
-            "threads": torch.get_num_threads(),
-            **result,
-        }
-    )
+    return worker_common.WorkerModel(calc, mace.__version__, sum(p.numel() for p in model.parameters()), R_MAX_A)
+
+
+def main() -> None:
+    worker_common.run_worker("mace", __doc__.splitlines()[0], build, quiet=True)
 
 
 if __name__ == "__main__":

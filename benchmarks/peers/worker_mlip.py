@@ -12,7 +12,6 @@ the one in this working tree (the repository root is put first on ``sys.path``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,47 +19,34 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the repository root
-import bench_systems  # noqa: E402
+import worker_common  # noqa: E402
 
 CUTOFF_A = 5.0
 BENCHMARK_CONFIG = dict(elements=["H", "O", "Cu"], cutoff=CUTOFF_A, l_max=2, channels=32, n_layers=4)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    bench_systems.add_common_arguments(parser)
+def add_arguments(parser) -> None:
     parser.add_argument(
         "--config-json", default="{}", help="ModelConfig fields overriding the benchmark shape (JSON object)"
     )
-    args = parser.parse_args()
 
+
+def build(args) -> worker_common.WorkerModel:
+    """mlip's ASE calculator around a random potential of the benchmark shape."""
     import torch
-
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
 
     import mlip
 
     config = mlip.ModelConfig(**{**BENCHMARK_CONFIG, **json.loads(args.config_json)})
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     pot = mlip.build_potential(config, dtype=dtype, seed=args.seed)
-    calc = mlip.MLIPCalculator(pot)
-    atoms = bench_systems.build_system(args.system)
-    result = bench_systems.time_energy_forces(atoms, calc, args.repeats, args.warmups)
-    bench_systems.emit(
-        {
-            "model": "mlip",
-            "version": getattr(mlip, "__version__", "unknown"),
-            "torch": torch.__version__,
-            "system": args.system,
-            "n_atoms": len(atoms),
-            "dtype": args.dtype,
-            "cutoff_A": config.cutoff,
-            "n_params": sum(p.numel() for p in pot.parameters()),
-            "threads": torch.get_num_threads(),
-            **result,
-        }
-    )
+    version = getattr(mlip, "__version__", "unknown")
+    return worker_common.WorkerModel(mlip.MLIPCalculator(pot), version, sum(p.numel() for p in pot.parameters()),
+                                     config.cutoff)
+
+
+def main() -> None:
+    worker_common.run_worker("mlip", __doc__.splitlines()[0], build, add_arguments)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,11 @@ global state initialised first).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_systems  # noqa: E402
+import worker_common  # noqa: E402
 
 TYPE_NAMES = ["H", "O", "Cu"]
 R_MAX_A = 5.0
@@ -56,38 +54,18 @@ def build_nequip(dtype: str, seed: int):
     return model, transforms
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    bench_systems.add_common_arguments(parser)
-    args = parser.parse_args()
-
-    import torch
-
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
-    warnings.filterwarnings("ignore")
-
+def build(args) -> worker_common.WorkerModel:
+    """NequIP's ASE calculator around the random model, with its type mapper and neighbour list."""
     import nequip
     from nequip.integrations.ase import NequIPCalculator
 
     model, transforms = build_nequip(args.dtype, args.seed)
     calc = NequIPCalculator(model=model, device="cpu", transforms=transforms)
-    atoms = bench_systems.build_system(args.system)
-    result = bench_systems.time_energy_forces(atoms, calc, args.repeats, args.warmups)
-    bench_systems.emit(
-        {
-            "model": "nequip",
-            "version": nequip.__version__,
-            "torch": torch.__version__,
-            "system": args.system,
-            "n_atoms": len(atoms),
-            "dtype": args.dtype,
-            "cutoff_A": R_MAX_A,
-            "n_params": sum(p.numel() for p in model.parameters()),
-            "threads": torch.get_num_threads(),
-            **result,
-        }
-    )
+    return worker_common.WorkerModel(calc, nequip.__version__, sum(p.numel() for p in model.parameters()), R_MAX_A)
+
+
+def main() -> None:
+    worker_common.run_worker("nequip", __doc__.splitlines()[0], build, quiet=True)
 
 
 if __name__ == "__main__":
