@@ -87,7 +87,8 @@ void Model::set_num_threads(int n)
 }
 
 double Model::compute(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index, int64_t n_edges,
-                      int64_t n_local, double *forces, double *atom_energy, double *atom_virial, bool &finite)
+                      int64_t n_local, const double *cell, const bool *pbc, double total_charge, double *forces,
+                      double *atom_energy, double *atom_virial, double *cell_virial, bool &finite)
 {
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
@@ -97,8 +98,13 @@ double Model::compute(const double *x, const int64_t *z, int64_t n_atoms, const 
   torch::Tensor numbers = torch::from_blob(const_cast<int64_t *>(z), {n_atoms}, i64).to(impl_->device, torch::kInt64, false, true);
   torch::Tensor edges = torch::from_blob(const_cast<int64_t *>(edge_index), {2, n_edges}, i64)
                             .to(impl_->device, torch::kInt64, false, true);
+  torch::Tensor box = torch::from_blob(const_cast<double *>(cell), {3, 3}, f64).to(impl_->device, impl_->dtype, false, true);
+  torch::Tensor periodic = torch::zeros({3}, torch::TensorOptions().dtype(torch::kBool));
+  auto periodic_flags = periodic.accessor<bool, 1>();
+  for (int d = 0; d < 3; d++) periodic_flags[d] = pbc[d];
+  periodic = periodic.to(impl_->device);
   bool want_virial = atom_virial != nullptr;
-  std::vector<torch::jit::IValue> inputs{pos, numbers, edges, n_local, want_virial};
+  std::vector<torch::jit::IValue> inputs{pos, numbers, edges, n_local, want_virial, box, periodic, total_charge};
   auto out = impl_->module.forward(inputs).toTuple();
   const auto &el = out->elements();
   torch::Tensor energy = el[0].toTensor().to(torch::kCPU, torch::kFloat64);
@@ -117,6 +123,10 @@ double Model::compute(const double *x, const int64_t *z, int64_t n_atoms, const 
     finite = finite && torch::isfinite(v).all().item<bool>();
     std::memcpy(atom_virial, v.data_ptr<double>(), sizeof(double) * 6 * n_atoms);
   }
+  torch::Tensor vc = el[4].toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
+  if (vc.numel() != 6) throw std::runtime_error("model returned a cell virial of the wrong shape");
+  finite = finite && torch::isfinite(vc).all().item<bool>();
+  std::memcpy(cell_virial, vc.data_ptr<double>(), sizeof(double) * 6);
   return energy.item<double>();
 }
 

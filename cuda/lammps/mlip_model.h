@@ -34,11 +34,15 @@ class Model {
   static void set_num_threads(int n);
 
   // One evaluation. x: n_atoms*3 positions (local atoms first); z: n_atoms atomic numbers;
-  // edge_index: 2*n_edges (receivers, then senders). Fills forces (n_atoms*3), atom_energy
-  // (n_atoms, if non-null) and atom_virial (n_atoms*6, if non-null); returns the energy of the
-  // first n_local atoms. `finite` is false if any returned number is NaN or infinite.
+  // edge_index: 2*n_edges (receivers, then senders). cell: 9 numbers, the box's rows a, b, c (Å);
+  // pbc: 3 flags; total_charge: e (cell, pbc and total_charge are read by Coulomb terms only).
+  // Fills forces (n_atoms*3), atom_energy (n_atoms, if non-null), atom_virial (n_atoms*6, if
+  // non-null) and cell_virial (6: the part of the global virial that sum r x F misses); returns
+  // the energy of the first n_local atoms. `finite` is false if any returned number is NaN or
+  // infinite.
   double compute(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index, int64_t n_edges,
-                 int64_t n_local, double *forces, double *atom_energy, double *atom_virial, bool &finite);
+                 int64_t n_local, const double *cell, const bool *pbc, double total_charge, double *forces,
+                 double *atom_energy, double *atom_virial, double *cell_virial, bool &finite);
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "json.h"
@@ -21,13 +22,14 @@
 using namespace LAMMPS_NS;
 
 // The export format this pair style reads (mlip.export.lammps.FORMAT_VERSION).
-static constexpr int MLIP_LAMMPS_FORMAT_VERSION = 1;
+static constexpr int MLIP_LAMMPS_FORMAT_VERSION = 2;
 static const char *MLIP_LAMMPS_FORMAT_NAME = "mlip-lammps";
 
 /* ---------------------------------------------------------------------- */
 
 PairMLIP::PairMLIP(LAMMPS *lmp) :
-    Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), receptive_field_(0.0), auto_comm_cutoff_(0.0)
+    Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), receptive_field_(0.0), long_range_(false),
+    total_charge_(0.0), auto_comm_cutoff_(0.0)
 {
   single_enable = 0;
   restartinfo = 0;
@@ -60,13 +62,14 @@ void PairMLIP::allocate()
 }
 
 /* ----------------------------------------------------------------------
-   pair_style mlip [device cpu|cuda|cuda:N] [ops lib.so]...
+   pair_style mlip [device cpu|cuda|cuda:N] [ops lib.so]... [total_charge Q]
 ------------------------------------------------------------------------- */
 
 void PairMLIP::settings(int narg, char **arg)
 {
   device_ = "cpu";
   op_libraries_.clear();
+  total_charge_ = 0.0;
   int iarg = 0;
   while (iarg < narg) {
     std::string key = arg[iarg];
@@ -75,8 +78,12 @@ void PairMLIP::settings(int narg, char **arg)
       device_ = arg[iarg + 1];
     } else if (key == "ops") {
       op_libraries_.emplace_back(arg[iarg + 1]);
+    } else if (key == "total_charge") {
+      total_charge_ = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
+      if (!std::isfinite(total_charge_))
+        error->all(FLERR, "pair_style mlip: total_charge must be a finite number (e), got {}", arg[iarg + 1]);
     } else {
-      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops)");
+      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops, total_charge)");
     }
     iarg += 2;
   }
@@ -109,7 +116,7 @@ void PairMLIP::coeff(int narg, char **arg)
   std::vector<std::string> elements;
   std::vector<int64_t> zs;
   std::vector<double> masses;
-  std::string dtype, units;
+  std::string dtype, units, long_range = "none";
   int version = -1;
   try {
     const std::string &text = model_->metadata_json();
@@ -128,6 +135,7 @@ void PairMLIP::coeff(int narg, char **arg)
       receptive_field_ = meta.at("receptive_field_A").get<double>();
       dtype = meta.at("dtype").get<std::string>();
       units = meta.at("lammps_units").get<std::string>();
+      long_range = meta.at("long_range").get<std::string>();
     }
   } catch (std::exception &e) {
     error->all(FLERR, "pair_coeff * * " + path +
@@ -138,8 +146,11 @@ void PairMLIP::coeff(int narg, char **arg)
                       "re-export the potential with the mlip that matches this plugin (or rebuild the plugin)",
                path, version, MLIP_LAMMPS_FORMAT_VERSION);
   if (elements.empty() || elements.size() != zs.size() || elements.size() != masses.size() || !(cutoff_ > 0.0) ||
-      n_layers_ < 1 || !(receptive_field_ >= cutoff_) || units != "metal")
-    error->all(FLERR, "pair_coeff * * " + path + ": inconsistent metadata (elements, cutoff, n_layers or units)");
+      n_layers_ < 1 || !(receptive_field_ >= cutoff_) || units != "metal" ||
+      (long_range != "none" && long_range != "coulomb"))
+    error->all(FLERR, "pair_coeff * * " + path +
+                          ": inconsistent metadata (elements, cutoff, n_layers, units or long_range)");
+  long_range_ = long_range == "coulomb";
   try {
     model_->set_dtype(dtype);
   } catch (std::exception &e) {
@@ -173,8 +184,9 @@ void PairMLIP::coeff(int narg, char **arg)
     for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
 
   if (comm->me == 0)
-    utils::logmesg(lmp, "pair_style mlip: {} ({}, elements {}, cutoff {} A, {} layer(s): receptive field {} A)\n",
-                   path, dtype, known, cutoff_, n_layers_, receptive_field_);
+    utils::logmesg(lmp, "pair_style mlip: {} ({}, elements {}, cutoff {} A, {} layer(s): receptive field {} A{})\n",
+                   path, dtype, known, cutoff_, n_layers_, receptive_field_,
+                   long_range_ ? fmt::format(", long-range Coulomb, total charge {} e", total_charge_) : "");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -190,6 +202,28 @@ void PairMLIP::init_style()
                update->unit_style);
   if (comm->mode != Comm::SINGLE)
     error->all(FLERR, "pair_style mlip requires comm_modify mode single (one communication cutoff)");
+  if (long_range_) {
+    // The model sums the Coulomb energy over this rank's local atoms in the box: exact only when
+    // they are all the atoms.
+    if (comm->nprocs > 1)
+      error->all(FLERR,
+                 "pair_style mlip: the model has a long-range Coulomb term (learned or fixed charges), which sums over "
+                 "ALL atoms; pair_style mlip evaluates it on one MPI rank only, but this run uses {} ranks. Run on one "
+                 "rank (mpirun -np 1; torch threads and a GPU still parallelise the model), or export a short-range "
+                 "model (long_range='none', no point_charges baseline) for domain decomposition",
+                 comm->nprocs);
+    const int n_periodic = domain->xperiodic + domain->yperiodic + domain->zperiodic;
+    if (n_periodic != 0 && n_periodic != 3)
+      error->all(FLERR,
+                 "pair_style mlip: the model's Coulomb term needs a box periodic in all three directions (Ewald) or in "
+                 "none (direct sum), got boundary periodicity {} {} {}; for a slab or wire use a fully periodic box "
+                 "with vacuum padding along the open direction(s), or a non-periodic box for a finite system",
+                 domain->xperiodic, domain->yperiodic, domain->zperiodic);
+  } else if (total_charge_ != 0.0 && comm->me == 0) {
+    error->warning(FLERR, "pair_style mlip: total_charge {} e is ignored: the model has no charges (long_range "
+                          "'none')",
+                   total_charge_);
+  }
 
   // Ghost atoms must reach every atom within n_layers message-passing hops of a local atom,
   // at any time until the next reneighbouring: the receptive field (n_layers * cutoff for one
@@ -337,13 +371,21 @@ void PairMLIP::compute(int eflag, int vflag)
   if (eflag_atom) atom_energy_.assign(n_kept, 0.0);
   if (vflag_atom) atom_virial_.assign(6 * (size_t) n_kept, 0.0);
 
+  // LAMMPS's box: rows a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd) (Å)
+  const double *h = domain->h;
+  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
+  if (long_range_ && (bigint) nlocal != atom->natoms)
+    error->one(FLERR, "pair_style mlip: the Coulomb term needs all {} atoms on this rank, it holds {}", atom->natoms,
+               nlocal);
+  double cell_virial[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
   double energy = 0.0;
   bool finite = true;
   if (n_kept > 0) {
     try {
-      energy = model_->compute(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal, forces_.data(),
-                               eflag_atom ? atom_energy_.data() : nullptr, vflag_atom ? atom_virial_.data() : nullptr,
-                               finite);
+      energy = model_->compute(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal, cell, pbc,
+                               total_charge_, forces_.data(), eflag_atom ? atom_energy_.data() : nullptr,
+                               vflag_atom ? atom_virial_.data() : nullptr, cell_virial, finite);
     } catch (std::exception &e) {
       error->one(FLERR, "pair_style mlip: model evaluation failed on rank {} at step {} ({} atoms, {} edges): {}",
                  comm->me, update->ntimestep, n_kept, n_edges, e.what());
@@ -372,5 +414,9 @@ void PairMLIP::compute(int eflag, int vflag)
   if (vflag_atom)
     for (int c = 0; c < n_kept; c++)
       for (int m = 0; m < 6; m++) vatom[kept_[c]][m] += atom_virial_[6 * c + m];
+  // sum r x F over local and ghost atoms (fdotr) misses the Coulomb energy's explicit cell
+  // dependence (Ewald): the model returns that part (LAMMPS clears vflag_global when it uses fdotr)
+  if (vflag_global || vflag_fdotr)
+    for (int m = 0; m < 6; m++) virial[m] += cell_virial[m];
   if (vflag_fdotr) virial_fdotr_compute();
 }

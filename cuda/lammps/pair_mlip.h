@@ -1,13 +1,16 @@
 /* pair_style mlip: mlip's E(3)-equivariant message-passing potentials in LAMMPS.
  *
- *   pair_style mlip [device cpu|cuda|cuda:N] [ops /path/libops.so ...]
+ *   pair_style mlip [device cpu|cuda|cuda:N] [ops /path/libops.so ...] [total_charge Q]
  *   pair_coeff * * model.pt El1 El2 ...     (one element per LAMMPS atom type)
  *
  * The model (a file from mlip.export.export_lammps) runs on this rank's local AND ghost atoms
  * with a full neighbour list that includes ghost atoms' neighbours; ghost atoms extend to
  * n_layers x cutoff + skin (the communication cutoff is raised to that automatically, or
  * checked when set with comm_modify cutoff). Energy = sum over local atoms; forces on ghosts
- * are summed back to their owners (newton pair on). See docs/lammps.md.
+ * are summed back to their owners (newton pair on). A model with a long-range Coulomb term
+ * (learned or fixed charges) needs all atoms on one MPI rank: it sums the Coulomb energy over the
+ * local atoms in the box (direct sum, or Ewald for a fully periodic box) and is refused on more
+ * ranks. See docs/lammps.md.
  */
 #ifndef LMP_PAIR_MLIP_H
 #define LMP_PAIR_MLIP_H
@@ -49,6 +52,8 @@ class PairMLIP : public Pair {
   double cutoff_;             // edges (Å): the largest cutoff of any term
   int n_layers_;              // message-passing steps (graph pruning depth)
   double receptive_field_;    // how far an atom's energy reaches (Å): ghosts needed
+  bool long_range_;           // Coulomb terms: sums over all atoms in the box (one MPI rank only)
+  double total_charge_;       // pair_style keyword total_charge (e), read by Coulomb terms
 
   std::vector<int64_t> type_z_;       // per LAMMPS type (1..ntypes): atomic number
   std::vector<int> type_element_;     // per LAMMPS type: index into elements_

@@ -3,19 +3,13 @@
 The file is read by ``pair_style mlip`` (C++ plugin in ``cuda/lammps/``, see ``docs/lammps.md``).
 It is self-contained TorchScript: no Python and no third-party op library at run time.
 
-What the deployed module computes (:class:`LammpsModel`), for one MPI rank's atoms
-(``n_local`` owned atoms first, then ghost atoms, as LAMMPS stores them):
-
-* edges: a full list over local AND ghost atoms, ghosts explicit, so every image shift is 0 and
-  ``r_ij = r_j - r_i``;
-* ``E = Σ_{i < n_local} ε_i``: only owned atoms' energies count (a ghost's energy belongs to the
-  rank that owns it, and its environment is truncated anyway);
-* ``F_k = -∂E/∂r_k`` for every local and ghost atom ``k``; LAMMPS (``newton pair on``) sums the
-  ghost forces back onto their owners;
-* per-atom virial (optional): with ``g_e = ∂E/∂r_e`` for edge ``e = (i, j)``, each edge adds
-  ``-½ r_e ⊗ g_e`` to atoms ``i`` and ``j`` (components xx, yy, zz, xy, xz, yz; ``xy = r_x g_y``,
-  LAMMPS's order). Summed over all atoms this is ``Σ_k r_k ⊗ F_k``, the global virial that
-  LAMMPS computes from forces (``fdotr``).
+What the deployed module computes (one MPI rank's local and ghost atoms, edges from LAMMPS's
+neighbour list, energies of owned atoms, forces by autograd, virials) is described in
+:mod:`mlip.export.lammps_module`. Long-range Coulomb terms (a learned charge head, fixed point
+charges) are supported when LAMMPS runs on ONE MPI rank: the module then sums them over the
+local atoms (= all atoms) in LAMMPS's box, with our own direct sum (non-periodic box) or Ewald
+sum (fully periodic box, triclinic included); see :mod:`mlip.export.lammps_terms` and
+``docs/lammps.md``. The pair style refuses such a model on more than one rank.
 
 Because the last layer of a message-passing model sees ``n_layers`` hops, LAMMPS must hold ghost
 atoms out to ``n_layers · cutoff`` (+ neighbour skin): the metadata declares ``n_layers`` and
@@ -24,9 +18,9 @@ see :func:`deployment_reach`) and the pair style sets or checks the communicatio
 
 Metadata travels inside the file as the extra file ``mlip_lammps.json``::
 
-    {"format": "mlip-lammps", "format_version": 1, "elements": [...], "atomic_numbers": [...],
+    {"format": "mlip-lammps", "format_version": 2, "elements": [...], "atomic_numbers": [...],
      "masses_amu": [...], "cutoff_A": 5.0, "network_cutoff_A": 5.0, "n_layers": 3,
-     "receptive_field_A": 15.0, "baselines": [...],
+     "receptive_field_A": 15.0, "long_range": "none" | "coulomb", "baselines": [...],
      "dtype": "float64", "lammps_units": "metal", "units": {...}, "mlip_version": ..., ...}
 """
 from __future__ import annotations
@@ -41,16 +35,18 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
-from torch import Tensor, nn
 
 from mlip.errors import PotentialFileError
+from mlip.export.lammps_module import LammpsModel
+from mlip.export.lammps_terms import deploy_term, needs_box
 from mlip.potential import UNITS, Potential, load_potential
-from mlip.types import Edges, System
+from mlip.types import System
 
 FORMAT_NAME = "mlip-lammps"
 #: Bump when the deployed module's call signature or the metadata's meaning changes; the C++
-#: pair style refuses files of any other version.
-FORMAT_VERSION = 1
+#: pair style refuses files of any other version. Version 2: box, periodicity and total charge
+#: inputs and the cell-virial output (Coulomb terms).
+FORMAT_VERSION = 2
 METADATA_FILE = "mlip_lammps.json"
 
 
@@ -64,76 +60,6 @@ def _torchscript_quietly():
 
 class ExportError(PotentialFileError):
     """A potential cannot be exported (a non-torch term, or the compiled module disagrees)."""
-
-
-class LammpsModel(nn.Module):
-    """The deployed module: ``forward(positions, atomic_numbers, edge_index, n_local,
-    compute_atom_virial) -> (energy, forces, atomic_energies, atom_virial)``.
-
-    Args (of ``forward``):
-        positions: (n_atoms, 3) local then ghost atoms, Å, in the model's dtype.
-        atomic_numbers: (n_atoms,) int64.
-        edge_index: (2, n_edges) int64 full list, [0] receiver i, [1] sender j, no images.
-        n_local: the first ``n_local`` atoms are owned; only their energies are summed.
-        compute_atom_virial: also return the (n_atoms, 6) per-atom virial (else (0, 6)).
-
-    Returns:
-        energy: 0-d, eV (sum over owned atoms); forces: (n_atoms, 3) eV/Å on all atoms;
-        atomic_energies: (n_atoms,) eV (ghost entries are not meaningful);
-        atom_virial: (n_atoms, 6) eV, order xx yy zz xy xz yz, or (0, 6).
-    """
-
-    def __init__(self, force_model: nn.Module):
-        super().__init__()
-        self.model = force_model
-
-    def forward(
-        self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int, compute_atom_virial: bool
-    ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        pos = positions.detach().requires_grad_(True)
-        n_atoms = pos.shape[0]
-        delta = torch.zeros((edge_index.shape[1], 3), dtype=pos.dtype, device=pos.device)
-        if compute_atom_virial:
-            # r_e = r_j - r_i + delta_e @ I: dE/d(delta_e) is dE/d(r_e) (Edges.shift is used as
-            # a float offset with an identity "cell"; it stays exactly zero).
-            delta.requires_grad_(True)
-        system = System(
-            pos,
-            atomic_numbers,
-            torch.eye(3, dtype=pos.dtype, device=pos.device).unsqueeze(0),
-            torch.zeros((1, 3), dtype=torch.bool, device=pos.device),
-            torch.zeros((n_atoms,), dtype=torch.int64, device=pos.device),
-        )
-        atomic = self.model.atomic_energies(system, Edges(edge_index, delta))
-        energy = atomic[:n_local].sum()
-        forces = torch.zeros_like(pos)
-        atom_virial = torch.zeros((0, 6), dtype=pos.dtype, device=pos.device)
-        if energy.requires_grad:
-            grads = torch.autograd.grad([energy], [pos, delta] if compute_atom_virial else [pos], allow_unused=True)
-            g_pos = grads[0]
-            if g_pos is not None:
-                forces = -g_pos
-            if compute_atom_virial:
-                g_edge = grads[1]
-                if g_edge is None:
-                    g_edge = torch.zeros_like(delta)
-                vec = (pos[edge_index[1]] - pos[edge_index[0]]).detach()
-                w = -0.5 * torch.stack(
-                    [
-                        vec[:, 0] * g_edge[:, 0],
-                        vec[:, 1] * g_edge[:, 1],
-                        vec[:, 2] * g_edge[:, 2],
-                        vec[:, 0] * g_edge[:, 1],
-                        vec[:, 0] * g_edge[:, 2],
-                        vec[:, 1] * g_edge[:, 2],
-                    ],
-                    dim=1,
-                )
-                atom_virial = torch.zeros((n_atoms, 6), dtype=pos.dtype, device=pos.device)
-                atom_virial = atom_virial.index_add(0, edge_index[0], w).index_add(0, edge_index[1], w)
-        elif compute_atom_virial:
-            atom_virial = torch.zeros((n_atoms, 6), dtype=pos.dtype, device=pos.device)
-        return energy.detach(), forces.detach(), atomic.detach(), atom_virial
 
 
 def export_lammps(
@@ -158,6 +84,9 @@ def export_lammps(
         ExportError: a term cannot be compiled (e.g. a baseline that calls an external ASE
             calculator), or the compiled module disagrees with the potential.
 
+    Coulomb terms (``long_range="coulomb"``, point-charge baselines) are exported; LAMMPS then
+    runs the model on one MPI rank only (see ``docs/lammps.md``).
+
     Example:
         >>> import tempfile, os, mlip
         >>> from mlip.export import export_lammps, read_lammps_metadata
@@ -173,11 +102,15 @@ def export_lammps(
     if dtype not in (torch.float32, torch.float64):
         raise ExportError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     _refuse_external_calculators(potential)
-    _refuse_long_range(potential)
+    _refuse_external_baseline(potential)
     force_model = copy.deepcopy(potential.model).to(device="cpu", dtype=dtype).eval()
     for p in force_model.parameters():
         p.requires_grad_(False)
-    deployed = LammpsModel(force_model)
+    try:
+        terms = [deploy_term(t) for t in force_model.terms]
+    except TypeError as exc:
+        raise ExportError(f"the potential cannot be deployed to LAMMPS: {exc}") from exc
+    deployed = LammpsModel(terms, needs_box(force_model))
     try:
         with _torchscript_quietly():
             scripted = torch.jit.script(deployed)
@@ -221,6 +154,8 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
         "network_cutoff_A": float(potential.config.cutoff),
         "n_layers": n_layers,
         "receptive_field_A": receptive_field,
+        # Coulomb terms sum over all atoms in the box: pair_style mlip runs them on one MPI rank
+        "long_range": "coulomb" if needs_box(potential.model) else "none",
         "baselines": list(meta.get("baselines") or []),
         "dtype": str(dtype).replace("torch.", ""),
         "lammps_units": "metal",
@@ -283,12 +218,8 @@ def _refuse_external_calculators(potential: Potential) -> None:
                 )
 
 
-def _refuse_long_range(potential: Potential) -> None:
-    """Refuse terms that sum over the whole (periodic) system: a LAMMPS rank holds only its
-    sub-domain and ghosts, so Coulomb/Ewald sums (learned charges or fixed point charges) and
-    ASE-calculator baselines cannot run inside the pair style."""
-    from mlip.models.equivariant import EquivariantModel
-
+def _refuse_external_baseline(potential: Potential) -> None:
+    """Refuse an ASE-calculator baseline: it is evaluated outside torch, LAMMPS runs only torch."""
     if getattr(potential, "external", None) is not None:
         spec = getattr(potential.external, "spec", {})
         raise ExportError(
@@ -296,16 +227,6 @@ def _refuse_long_range(potential: Potential) -> None:
             "torch terms. Export a potential whose baselines are torch terms (zbl, lennard_jones, ...), or run it "
             "in ASE/md."
         )
-    for name, module in potential.model.named_modules():
-        long_range = type(module).__name__ == "PointCharges" or (
-            isinstance(module, EquivariantModel) and getattr(module, "charge_head", None) is not None
-        )
-        if long_range:
-            raise ExportError(
-                f"term {name or 'model'} ({type(module).__name__}) computes long-range Coulomb energies over the "
-                "whole system, which a LAMMPS rank does not hold; LAMMPS export supports short-range models only "
-                "(long_range='none', no point_charges baseline)"
-            )
 
 
 def _check_against_eager(potential: Potential, scripted: torch.jit.ScriptModule, dtype: torch.dtype) -> None:
@@ -323,17 +244,21 @@ def _check_against_eager(potential: Potential, scripted: torch.jit.ScriptModule,
         if all(float(torch.linalg.norm(p - q)) > 1.0 for q in pos):
             pos.append(p)
     positions = torch.stack(pos).to(dtype)
+    total_charge = _consistent_total_charge(potential, z)
     system = System(
         positions,
         z,
         torch.zeros((1, 3, 3), dtype=dtype),
         torch.zeros((1, 3), dtype=torch.bool),
         torch.zeros((n,), dtype=torch.int64),
+        torch.tensor([total_charge], dtype=dtype),
     )
     edges = neighbor_list(system, potential.cutoff)
     eager_model = copy.deepcopy(potential.model).to(device="cpu", dtype=dtype)
     ref = eager_model(system, edges, True, False, False)
-    energy, forces, _, atom_virial = scripted(positions, z, edges.index, n, True)
+    energy, forces, _, atom_virial, _ = scripted(
+        positions, z, edges.index, n, True, torch.zeros((3, 3), dtype=dtype), torch.zeros(3, dtype=torch.bool), total_charge
+    )
     virial_fdotr = (positions.unsqueeze(2) * forces.unsqueeze(1)).sum(0)  # Σ r_a F_b
     virial_atoms = atom_virial.sum(0)
     rtol = 1e-9 if dtype == torch.float64 else 2e-4
@@ -354,3 +279,14 @@ def _check_against_eager(potential: Potential, scripted: torch.jit.ScriptModule,
         )
     if problems:
         raise ExportError("the compiled LAMMPS module disagrees with the potential: " + "; ".join(problems))
+
+
+def _consistent_total_charge(potential: Potential, atomic_numbers: torch.Tensor) -> float:
+    """A total charge (e) the potential accepts for these atoms: the fixed point charges' sum
+    if it has a point-charge term (they cannot absorb an excess), else 0."""
+    from mlip.physics.point_charges import PointCharges
+
+    for module in potential.model.modules():
+        if isinstance(module, PointCharges):
+            return float(module.charge_table.double()[atomic_numbers].sum())
+    return 0.0

@@ -66,7 +66,7 @@ def test_model_file_of_another_format_version_is_refused(models, tmp_path):
     future = resave_with_metadata(models["f64"][1], tmp_path / "future.pt", format_version=99)
     with pytest.raises(Exception) as err:
         run_input(tmp_path, future)
-    assert "model file format version 99, but this pair_style mlip reads version 1" in str(err.value)
+    assert "model file format version 99, but this pair_style mlip reads version 2" in str(err.value)
 
 
 def test_files_that_are_not_mlip_exports_are_refused(models, tmp_path):

@@ -23,7 +23,7 @@ def test_metadata_declares_elements_cutoff_layers_dtype_units(models):
 
 def test_deployed_module_is_plain_torchscript(models):
     module = torch.jit.load(str(models["f64"][1]))
-    code = module.code + module.model.code
+    code = module.code + "".join(m.code for _, m in module.named_modules() if hasattr(m, "code"))
     assert "torch_scatter" not in code
 
 
@@ -34,8 +34,10 @@ def test_deployed_module_sums_local_atoms_and_differentiates_all(models):
     atoms = lh.random_structure([[9.0, 0, 0], [0, 9.0, 0], [0, 0, 9.0]], 12, ("H", "C", "O"), seed=2, pbc=False)
     system = mlip.system_from_atoms(atoms)
     edges = mlip.neighbor_list(system, pot.cutoff)
-    energy, forces, atomic, virial = module(system.positions, system.atomic_numbers, edges.index, 5, False)
-    assert virial.shape == (0, 6)
+    energy, forces, atomic, virial, cell_virial = module(system.positions, system.atomic_numbers, edges.index, 5, False,
+                                                        torch.zeros(3, 3, dtype=torch.float64),
+                                                        torch.zeros(3, dtype=torch.bool), 0.0)
+    assert virial.shape == (0, 6) and float(cell_virial.abs().max()) == 0.0  # no Coulomb term
     assert float(energy) == pytest.approx(float(atomic[:5].sum()), rel=1e-14)
     pos = system.positions.clone().requires_grad_(True)
     local = pot.model.atomic_energies(system._replace(positions=pos), edges)[:5].sum()
@@ -76,16 +78,22 @@ def test_non_scriptable_term_is_refused(tmp_path):
         export_lammps(pot, tmp_path / "x.pt")
 
 
+def test_ase_calculator_baseline_is_refused(tmp_path):
+    base = dict(elements=("H", "C", "O"), cutoff=3.0, l_max=1, channels=4, n_layers=1, avg_num_neighbors=6.0)
+    pot = mlip.build_potential(mlip.ModelConfig(**base), baselines=[{"kind": "ase", "calculator": "emt"}])
+    with pytest.raises(ExportError, match="ASE-calculator baseline"):
+        export_lammps(pot, tmp_path / "x.pt")
+
+
 @pytest.mark.parametrize(
-    "config, baselines, message",
+    "config, baselines",
     [
-        (dict(long_range="coulomb"), None, "long-range Coulomb"),
-        ({}, [{"kind": "point_charges", "charges": {"H": 0.4, "C": 0.0, "O": -0.8}}], "long-range Coulomb"),
-        ({}, [{"kind": "ase", "calculator": "emt"}], "ASE-calculator baseline"),
+        (dict(long_range="coulomb"), None),
+        ({}, [{"kind": "point_charges", "charges": {"H": 0.4, "C": 0.0, "O": -0.8}}]),
     ],
 )
-def test_terms_that_need_the_whole_system_are_refused(config, baselines, message, tmp_path):
+def test_coulomb_terms_export_for_one_rank(config, baselines, tmp_path):
+    """Coulomb terms are exported (LAMMPS runs them on one MPI rank: tests/lammps/test_lammps_coulomb.py)."""
     base = dict(elements=("H", "C", "O"), cutoff=3.0, l_max=1, channels=4, n_layers=1, avg_num_neighbors=6.0)
     pot = mlip.build_potential(mlip.ModelConfig(**base, **config), baselines=baselines)
-    with pytest.raises(ExportError, match=message):
-        export_lammps(pot, tmp_path / "x.pt")
+    assert read_lammps_metadata(export_lammps(pot, tmp_path / "x.pt"))["long_range"] == "coulomb"
