@@ -19,14 +19,16 @@ CLUSTER_BOX_A = 24.0
 RTOL = 1e-10
 
 
-def coulomb_potential(seed=0, baselines=None):
+def coulomb_potential(seed=0, baselines=None, committee_size=1):
     """Na/Cl, cutoff 3.5 Å, 2 layers, learned charges (~ ±0.8 e at random weights)."""
     cfg = mlip.ModelConfig(elements=tuple(ELEMENTS), cutoff=3.5, l_max=1, channels=6, n_layers=2, radial_hidden=8,
                            readout_hidden=8, avg_num_neighbors=6.0, long_range="coulomb",
                            coulomb_real_space_cutoff=6.0, coulomb_tolerance=1e-8)
-    pot = mlip.build_potential(cfg, seed=seed, dtype=torch.float64, baselines=baselines)
+    pot = mlip.build_potential(cfg, seed=seed, dtype=torch.float64, baselines=baselines, committee_size=committee_size)
+    learned = pot.model.terms[0]
     with torch.no_grad():
-        pot.model.terms[0].charge_head.shift.copy_(torch.tensor([0.8, -0.8], dtype=torch.float64))
+        for member in (learned.members if committee_size > 1 else [learned]):
+            member.charge_head.shift.copy_(torch.tensor([0.8, -0.8], dtype=torch.float64))
     return pot
 
 
@@ -83,8 +85,10 @@ def exported(tmp_path_factory, plugin):
     learned = coulomb_potential()
     fixed = coulomb_potential(seed=1, baselines=[{"kind": "point_charges", "charges": {"Na": 0.6, "Cl": -0.6},
                                                   "r_off": 3.0, "real_space_cutoff": 6.0, "tolerance": 1e-8}])
+    committee = coulomb_potential(seed=2, committee_size=2)
     return {"learned": (learned, export_lammps(learned, out / "learned.pt")),
-            "with_point_charges": (fixed, export_lammps(fixed, out / "fixed.pt"))}
+            "with_point_charges": (fixed, export_lammps(fixed, out / "fixed.pt")),
+            "committee": (committee, export_lammps(committee, out / "committee.pt"))}
 
 
 CASES = {
@@ -95,6 +99,7 @@ CASES = {
     "rock_salt_charged": (rock_salt_cell, "p p p", 1.0, "learned"),
     "triclinic": (triclinic_ionic_cell, "p p p", 0.0, "learned"),
     "triclinic_point_charges": (triclinic_ionic_cell, "p p p", 0.0, "with_point_charges"),
+    "triclinic_committee_charged": (triclinic_ionic_cell, "p p p", 1.0, "committee"),
 }
 
 
