@@ -259,22 +259,36 @@ def figure_validation(out_dir: str) -> str:
 
 
 # -- optional: accuracy vs peers (written by another benchmark) --------------------------------
+ACCURACY_NAMES = {"mlip": "mlip", "nequip": "NequIP", "mace": "MACE"}
+ACCURACY_METRICS = (("energy", "meV/atom", "energy_mae_meV_per_atom", "energy_rmse_meV_per_atom"),
+                    ("forces", "meV/Å", "forces_mae_meV_per_A", "forces_rmse_meV_per_A"),
+                    ("stress", "meV/Å³", "stress_mae_meV_per_A3", "stress_rmse_meV_per_A3"))
+
+
 def figure_accuracy_vs_peers(out_dir: str) -> str:
+    """Test MAE/RMSE per code from run_accuracy.py's JSON ({"results": {code: {"errors", "meta"}}})."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     data = _load_json("benchmarks", "accuracy_vs_peers", "results", "accuracy_cu_emt.json")
-    rows = data["rows"] if isinstance(data, dict) and "rows" in data else data
-    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
-        raise MissingResult("benchmarks/accuracy_vs_peers/results/accuracy_cu_emt.json (no list of rows)")
-    metrics = [k for k in rows[0] if "mae" in k.lower() and isinstance(rows[0][k], (int, float))]
-    names = [str(r.get("model", r.get("code", i))) for i, r in enumerate(rows)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.4), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        ax.bar(np.arange(len(rows)), [r.get(metric, np.nan) for r in rows], color="#3182bd")
-        ax.set_xticks(np.arange(len(rows)), names, rotation=30, fontsize=8)
-        ax.set_title(metric, fontsize=9)
-    fig.suptitle("Test errors on Cu EMT data: mlip vs peers", fontsize=10)
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, dict) or not results:
+        raise MissingResult("benchmarks/accuracy_vs_peers/results/accuracy_cu_emt.json (no 'results' by code)")
+    codes = list(results)
+    labels = [f"{ACCURACY_NAMES.get(c, c)}\n{results[c].get('meta', {}).get('n_params', 0) / 1e3:.0f}k params"
+              for c in codes]
+    fig, axes = plt.subplots(1, len(ACCURACY_METRICS), figsize=(11, 3.4))
+    x = np.arange(len(codes))
+    for ax, (name, unit, mae, rmse) in zip(axes, ACCURACY_METRICS):
+        ax.bar(x - 0.2, [results[c]["errors"].get(mae, np.nan) for c in codes], 0.4, label="MAE", color="#3182bd")
+        ax.bar(x + 0.2, [results[c]["errors"].get(rmse, np.nan) for c in codes], 0.4, label="RMSE", color="#9ecae1")
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_ylabel(f"{name} error ({unit})")
+    axes[0].legend(fontsize=8)
+    split = data.get("split", {})
+    n_test = len(split.get("indices", {}).get("test", [])) or "?"
+    fig.suptitle(f"Test errors on {data.get('dataset', 'Cu EMT data')} ({n_test} test frames), same split and CPU "
+                 "budget for every code (lower is better)", fontsize=10)
     fig.tight_layout()
     return _save(fig, out_dir, "accuracy_vs_peers.png")
 
