@@ -43,8 +43,10 @@ def main(argv=None) -> int:
     dest = os.path.join(args.folder, "potential.pt")
     shutil.copyfile(args.potential, dest + ".tmp")
     os.replace(dest + ".tmp", dest)
-    with open(os.path.join(args.folder, "potential.pt.sha256"), "w") as f:
+    sum_path = os.path.join(args.folder, "potential.pt.sha256")
+    with open(sum_path + ".tmp", "w") as f:
         f.write(f"{sha256(dest)}  potential.pt\n")
+    os.replace(sum_path + ".tmp", sum_path)
     pot = mlip.load_potential(dest)
     calc = mlip.MLIPCalculator(pot)
     frames = ase.io.read(args.data, ":")
@@ -67,8 +69,10 @@ def main(argv=None) -> int:
     meta["n_parameters"] = sum(p.numel() for p in pot.parameters())
     if args.test_metrics:
         meta["test_metrics"] = json.load(open(args.test_metrics))
-    with open(os.path.join(args.folder, "metadata.json"), "w") as f:
+    meta_path = os.path.join(args.folder, "metadata.json")
+    with open(meta_path + ".tmp", "w") as f:
         json.dump(meta, f, indent=2, default=str)
+    os.replace(meta_path + ".tmp", meta_path)
     print(f"packaged {dest} ({os.path.getsize(dest) / 1024:.0f} KiB), {len(refs)} reference structures")
     return 0
 
