@@ -6,7 +6,9 @@ invocation leaves no half-made output directory behind.
 
 Outputs in ``output_dir``: ``config.yaml`` (resolved settings), ``thermo.csv``,
 ``trajectory.<fmt>`` (+ ``trajectory.pdb`` topology for DCD/XTC), ``drift.json``,
-``energy.png`` and ``checkpoint.pt``.
+``energy.png`` and ``checkpoint.pt``. With a committee potential thermo.csv also carries the
+committee spread (``energy_std_eV``, ``max_forces_std_eV_per_A``), and ``--max-forces-std``
+stops the run when the committee disagrees too much.
 """
 from __future__ import annotations
 
@@ -126,8 +128,13 @@ def _reporters(config: MDConfig, paths: Dict[str, str]) -> List:
     return reporters
 
 
-def run_from_config(config: MDConfig, forcefield=None) -> RunResult:
-    """Run MD as described by ``config`` with ``forcefield`` (or ``config.forcefield``)."""
+def run_from_config(config: MDConfig, forcefield=None, max_forces_std_eV_per_A: Optional[float] = None) -> RunResult:
+    """Run MD as described by ``config`` with ``forcefield`` (or ``config.forcefield``).
+
+    ``max_forces_std_eV_per_A`` (eV/Å, committee force fields only): stop with a diagnosis when
+    the committee's largest per-atom force spread exceeds it (see
+    :class:`~md.stability.StabilityLimits`). It is not part of ``config`` (so not in
+    ``config.yaml``): give it again when continuing a run."""
     if forcefield is None:
         if config.forcefield is None:
             raise ConfigError("no force field: pass a potential (--potential) or a built-in `forcefield` in the config")
@@ -137,7 +144,8 @@ def run_from_config(config: MDConfig, forcefield=None) -> RunResult:
     dtype = getattr(torch, config.dtype)
     integrator = make_integrator(config.ensemble, config.timestep_fs, config.temperature_K,
                                  config.friction_per_fs, config.tau_fs, config.chain_length)
-    limits = StabilityLimits(config.max_displacement_A, config.max_energy_change_eV_per_atom)
+    limits = StabilityLimits(config.max_displacement_A, config.max_energy_change_eV_per_atom,
+                             max_forces_std_eV_per_A=max_forces_std_eV_per_A)
     paths = _output_paths(config)
     reporters = _reporters(config, paths)
     if config.restart is not None:
@@ -179,7 +187,8 @@ def run_from_args(forcefield=None, structure_path: Optional[str] = None, ensembl
                   temperature_K: Optional[float] = None, timestep_fs: Optional[float] = None,
                   steps: Optional[int] = None, output_dir: Optional[str] = None, restart: Optional[str] = None,
                   seed: Optional[int] = None, device: Optional[str] = None, dtype: Optional[str] = None,
-                  config_path: Optional[str] = None, options: Optional[Mapping[str, Any]] = None) -> RunResult:
+                  config_path: Optional[str] = None, options: Optional[Mapping[str, Any]] = None,
+                  max_forces_std_eV_per_A: Optional[float] = None) -> RunResult:
     """Entry point of the ``mlip md`` subcommand.
 
     Settings come from the YAML file ``config_path`` (if any), then ``options`` (any
@@ -196,6 +205,8 @@ def run_from_args(forcefield=None, structure_path: Optional[str] = None, ensembl
             ``--seed``, ``--device``, ``--dtype`` flags.
         config_path: YAML config file.
         options: further MDConfig fields (e.g. ``{"trajectory_formats": ["extxyz", "dcd"]}``).
+        max_forces_std_eV_per_A: committee force-spread limit, eV/Å (``--max-forces-std``);
+            see :func:`run_from_config`.
     """
     values: Dict[str, Any] = load_config_values(config_path) if config_path is not None else {}
     values.update(dict(options or {}))
@@ -206,7 +217,7 @@ def run_from_args(forcefield=None, structure_path: Optional[str] = None, ensembl
     restart_dir = values.get("restart")
     if restart_dir is not None and os.path.isdir(restart_dir) and "output_dir" not in values:
         values["output_dir"] = restart_dir  # continue a run in its own directory
-    return run_from_config(config_from_mapping(values), forcefield)
+    return run_from_config(config_from_mapping(values), forcefield, max_forces_std_eV_per_A)
 
 
 def add_arguments(parser) -> None:
@@ -224,6 +235,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--dtype", help="float64 (default) or float32: precision of the MD state")
     parser.add_argument("--config", dest="config_path", help="YAML file with any md settings (flags win)")
+    parser.add_argument("--max-forces-std", dest="max_forces_std_eV_per_A", type=float,
+                        help="committee potentials: stop when the largest per-atom force spread exceeds this, "
+                             "eV/Å (checked every 10 steps; not saved in config.yaml)")
 
 
 def main_from_namespace(args, load_potential=None) -> int:
@@ -245,7 +259,8 @@ def main_from_namespace(args, load_potential=None) -> int:
         forcefield = load_potential(args.potential, device=args.device or "cpu")
     result = run_from_args(forcefield, args.structure, args.ensemble, args.temperature_K, args.timestep_fs,
                            args.steps, args.output_dir, args.restart, args.seed, args.device, args.dtype,
-                           getattr(args, "config_path", None))
+                           getattr(args, "config_path", None),
+                           max_forces_std_eV_per_A=getattr(args, "max_forces_std_eV_per_A", None))
     print(f"md: {result.n_steps_run} steps ({result.ns_per_day:.3g} ns/day, "
           f"{result.atom_steps_per_s:.3g} atom·steps/s); outputs in {result.output_dir}")
     print(f"energy: {result.report.diagnosis}")

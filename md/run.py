@@ -6,10 +6,11 @@ from typing import Optional, Sequence
 from mlip.errors import ConfigError, InvalidSystemError, SimulationError
 from mlip.validation import validate_system
 
+from md.committee_spread import has_spread, spread_at
 from md.forcefield import ForceField, check_is_forcefield, known_atomic_numbers
 from md.integrator import Integrator
 from md.reporters.base import Reporter, RunContext
-from md.stability import StabilityLimits, check_step
+from md.stability import StabilityLimits, check_spread, check_step
 from md.state import State
 
 
@@ -22,7 +23,8 @@ def run(state: State, forcefield: ForceField, integrator: Integrator, n_steps: i
     step the run is checked (non-finite forces or energy, an atom moving more than
     ``limits.max_displacement_A`` Å; every ``limits.energy_check_interval`` steps the conserved
     energy changing by more than ``limits.max_energy_change_eV_per_atom`` eV/atom since the
-    start): on failure every reporter keeps the
+    start, and, if ``limits.max_forces_std_eV_per_A`` is set, a committee's largest per-atom
+    force spread exceeding it): on failure every reporter keeps the
     last good state (trajectory frame, checkpoint) and a :class:`mlip.errors.SimulationError`
     names the problem, the fix and the files written.
 
@@ -54,6 +56,9 @@ def run(state: State, forcefield: ForceField, integrator: Integrator, n_steps: i
     if state.extended is None and integrator.name != "nve":
         state = integrator.init(state)
     limits = limits or StabilityLimits()
+    if limits.max_forces_std_eV_per_A is not None and not has_spread(forcefield):
+        raise ConfigError(f"max_forces_std_eV_per_A is set but {type(forcefield).__name__} is not a committee "
+                          "(committee_size > 1) and has no force spread; drop the limit or use a committee potential")
     keys = [r.key for r in reporters]
     if len(set(keys)) != len(keys):
         raise ConfigError(f"two reporters share a checkpoint key in {keys}; give them different file names")
@@ -70,6 +75,8 @@ def run(state: State, forcefield: ForceField, integrator: Integrator, n_steps: i
             conserved = (integrator.conserved_energy_eV(new) if new.step % limits.energy_check_interval == 0
                          else None)
             problem = check_step(state, new, h, limits, conserved, reference_eV)
+            if problem is None and conserved is not None and limits.max_forces_std_eV_per_A is not None:
+                problem = check_spread(new, spread_at(forcefield, new), limits)
             if problem is not None:
                 written = []
                 for reporter in ordered:

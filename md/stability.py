@@ -1,5 +1,5 @@
 """Checks that stop an unstable run with a diagnosis (non-finite forces, flying atoms,
-exploding energy)."""
+exploding energy) and, optionally, a committee force field whose members disagree too much."""
 from __future__ import annotations
 
 import math
@@ -25,16 +25,24 @@ class StabilityLimits:
             start of the run, eV/atom.
         energy_check_interval: check the conserved energy every this many steps (forces,
             energy and displacements are checked every step).
+        max_forces_std_eV_per_A: stop when the committee's largest per-atom force spread
+            (see :mod:`md.committee_spread`) exceeds this, eV/Å, checked every
+            ``energy_check_interval`` steps; None (default) never checks. Only for committee
+            force fields (``committee_size`` > 1); each check costs about one more force
+            evaluation per member.
     """
 
     max_displacement_A: float = 1.0
     max_energy_change_eV_per_atom: float = 1.0
     energy_check_interval: int = 10
+    max_forces_std_eV_per_A: Optional[float] = None
 
     def __post_init__(self) -> None:
         check_positive("max_displacement_A", self.max_displacement_A, "Å")
         check_positive("max_energy_change_eV_per_atom", self.max_energy_change_eV_per_atom, "eV/atom")
         check_positive("energy_check_interval", self.energy_check_interval, "steps")
+        if self.max_forces_std_eV_per_A is not None:
+            check_positive("max_forces_std_eV_per_A", self.max_forces_std_eV_per_A, "eV/Å")
 
 
 _FIX = ("reduce timestep_fs, check the structure for overlapping atoms, and check that the "
@@ -77,3 +85,16 @@ def check_step(previous, new, timestep_fs: float, limits: StabilityLimits,
             return (f"{where}: the conserved energy changed by {change:.3g} eV/atom since the run started "
                     f"(limit {limits.max_energy_change_eV_per_atom:g} eV/atom): the energy is exploding; {_FIX}")
     return None
+
+
+def check_spread(new, spread, limits: StabilityLimits) -> Optional[str]:
+    """A diagnosis if the committee spread at ``new`` (a :class:`md.committee_spread.Spread`)
+    exceeds ``limits.max_forces_std_eV_per_A``, else None."""
+    limit = limits.max_forces_std_eV_per_A
+    if limit is None or spread.max_forces_std_eV_per_A <= limit:
+        return None
+    return (f"step {new.step} (t = {new.time_fs:.6g} fs): the committee disagrees: the force spread on "
+            f"{_atom(new, spread.atom_index)} is {spread.max_forces_std_eV_per_A:.3g} eV/Å (limit "
+            f"max_forces_std_eV_per_A = {limit:g} eV/Å; energy spread {spread.energy_std_eV:.3g} eV), so the "
+            "structure is outside what the potential was trained on and its forces cannot be trusted; add "
+            "structures like this one to the training set and retrain, or raise the limit")

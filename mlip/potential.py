@@ -109,13 +109,27 @@ class Potential(nn.Module):
     def predict_with_uncertainty(self, system: System, edges: Edges, compute_stress: bool = False):
         """Mean prediction plus committee spread: ``(Prediction, energy_std (n_systems,) eV,
         forces_std (n_atoms,) eV/Å)``, where forces_std = sqrt(Σ_xyz var(F_i)) per atom.
-        For a single model the spreads are zero."""
+        For a single model the spreads are zero. Same numbers as
+        ``forward(..., compute_spread=True)``, which also carries them in the Prediction."""
         system, edges = _cast(system, self.dtype, self.device), _edges_to(edges, self.device)
-        mean = self.forward(system, edges, compute_stress)
+        if self.committee_size == 1:
+            mean = self.forward(system, edges, compute_stress)
+            return mean, torch.zeros_like(mean.energy), torch.zeros_like(mean.forces[:, 0])
+        mean = self.forward(system, edges, compute_stress, compute_spread=True)
+        return mean, mean.energy_std, mean.forces_std
+
+    def committee_spread(self, system: System, edges: Edges):
+        """``(energy_std (n_systems,) eV, forces_std (n_atoms,) eV/Å)`` over the committee
+        members, each evaluated with the same other terms as the mean (population standard
+        deviations; forces_std = sqrt(Σ_xyz var(F_i)) per atom). One forward and one backward
+        pass per member, through the one autograd wrapper. Zeros for a single model. The
+        external ASE baseline is the same for every member and cannot change the spread."""
+        system, edges = _cast(system, self.dtype, self.device), _edges_to(edges, self.device)
         learned = self.model.terms[0]
         if not isinstance(learned, CommitteeMean):
-            return mean, torch.zeros_like(mean.energy), torch.zeros_like(mean.forces[:, 0])
-        others = list(self.model.terms)[1:]
+            n_sys = system.cell.shape[0]
+            return system.positions.new_zeros(n_sys), system.positions.new_zeros(system.positions.shape[0])
+        others = [] if self.residual_only else list(self.model.terms)[1:]
         energies, forces = [], []
         for member in learned.members:
             p = ForceModel([member] + others)(system, edges, True, False, False)
@@ -123,7 +137,7 @@ class Potential(nn.Module):
             forces.append(p.forces)
         e = torch.stack(energies)
         f = torch.stack(forces)
-        return mean, e.std(dim=0, unbiased=False), f.var(dim=0, unbiased=False).sum(dim=1).sqrt()
+        return e.std(dim=0, unbiased=False), f.var(dim=0, unbiased=False).sum(dim=1).sqrt()
 
     @property
     def dtype(self) -> torch.dtype:
@@ -133,10 +147,16 @@ class Potential(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def forward(self, system: System, edges: Edges, compute_stress: bool = False, create_graph: bool = False) -> Prediction:
+    def forward(self, system: System, edges: Edges, compute_stress: bool = False, create_graph: bool = False,
+                compute_spread: bool = False) -> Prediction:
         """Energy (eV), forces (eV/Å) and optionally stress (eV/Å³) of a batched system:
         the sum of all torch terms plus the external baseline (if any), or, while training on
-        the residual (``residual_only``), the learned term alone."""
+        the residual (``residual_only``), the learned term alone.
+
+        ``compute_spread=True`` on a committee also fills ``energy_std`` (n_systems,) eV and
+        ``forces_std`` (n_atoms,) eV/Å (see :meth:`committee_spread`; it costs one more
+        forward and backward pass per member, so it is off by default). Energy and forces stay
+        the mean's, bit for bit. A single model leaves both None."""
         dt, dev = self.dtype, self.device
         if system.positions.dtype != dt or system.positions.device != dev:
             system = _cast(system, dt, dev)
@@ -149,6 +169,9 @@ class Potential(nn.Module):
                 pred = self._add_external(system, pred, compute_stress)
         if self.return_charges and self.has_charges:
             pred = pred._replace(charges=self.charges(system, edges))
+        if compute_spread and self.committee_size > 1:
+            energy_std, forces_std = self.committee_spread(system, edges)
+            pred = pred._replace(energy_std=energy_std, forces_std=forces_std)
         return pred
 
     def _add_external(self, system: System, pred: Prediction, compute_stress: bool) -> Prediction:

@@ -4,17 +4,26 @@ Columns: step, time_fs, potential_eV, kinetic_eV, total_eV (K + U), conserved_eV
 integrator conserves), shadow_eV (H̃, velocity Verlet only; empty elsewhere and for the last
 order/2 steps of a run), temperature_K, pressure_GPa (empty without a full 3-D cell),
 max_force_eV_per_A. A row waits until its H̃ is known (order/2 steps later).
+
+With a committee force field (``committee_size`` > 1, see :mod:`md.committee_spread`) two more
+columns: energy_std_eV (spread of the members' total potential energies, eV, not per atom) and
+max_forces_std_eV_per_A (the largest per-atom force spread sqrt(Σ_xyz var(F_i)), eV/Å), both
+at the row's positions. They cost about one more force evaluation per member per row.
 """
 from __future__ import annotations
 
 import os
 from typing import Any, Dict, List, Optional
 
+from mlip.errors import ConfigError
+
+from md.committee_spread import has_spread, spread_at
 from md.reporters.base import Reporter, RunContext, check_interval
 from md.state import kinetic_energy_eV, max_force_eV_per_A, pressure_GPa, temperature_K
 
 COLUMNS = ("step", "time_fs", "potential_eV", "kinetic_eV", "total_eV", "conserved_eV", "shadow_eV",
            "temperature_K", "pressure_GPa", "max_force_eV_per_A")
+SPREAD_COLUMNS = ("energy_std_eV", "max_forces_std_eV_per_A")
 
 
 class ThermoReporter(Reporter):
@@ -34,8 +43,6 @@ class ThermoReporter(Reporter):
         self.interval = check_interval(interval)
         self.monitor = monitor
         if monitor is not None and self.interval % monitor.sample_interval != 0:
-            from mlip.errors import ConfigError
-
             raise ConfigError(f"thermo interval {interval} must be a multiple of the energy monitor's "
                               f"sample_interval {monitor.sample_interval}")
         self.key = f"thermo:{os.path.basename(self.path)}"
@@ -44,16 +51,25 @@ class ThermoReporter(Reporter):
         self._last_step: Optional[int] = None
         self._resume: Optional[Dict[str, Any]] = None
         self._has_cell = False
+        self._spread = False
 
     def start(self, state, context: RunContext) -> None:
         self._has_cell = bool(state.system.pbc.all())
+        self._spread = has_spread(context.forcefield)
+        if self._resume is not None and "spread" not in self._resume:
+            self._spread = False  # a checkpoint from before spread columns existed: keep its columns
+        if self._resume is not None and bool(self._resume.get("spread", False)) != self._spread:
+            raise ConfigError(f"{self.path} was started {'with' if not self._spread else 'without'} committee "
+                              f"spread columns; continue it with the same kind of force field (a committee "
+                              f"or not) or write to a new file")
         if self._resume is not None and os.path.exists(self.path):
             with open(self.path, "r+b") as handle:
                 handle.truncate(int(self._resume["offset"]))
             self._handle = open(self.path, "ab")
         else:
             self._handle = open(self.path, "wb")
-            self._handle.write((",".join(COLUMNS) + "\n").encode())
+            columns = COLUMNS + (SPREAD_COLUMNS if self._spread else ())
+            self._handle.write((",".join(columns) + "\n").encode())
             self._handle.flush()
         if (self._last_step is None or state.step > self._last_step) and state.step % self.interval == 0:
             self.report(state, context)
@@ -68,9 +84,13 @@ class ThermoReporter(Reporter):
         kinetic = float(kinetic_energy_eV(state))
         potential = float(state.potential_energy)
         pressure = pressure_GPa(state)
-        self._pending.append([state.step, state.time_fs, potential, kinetic, potential + kinetic,
-                              context.integrator.conserved_energy_eV(state), None, temperature_K(state),
-                              pressure, max_force_eV_per_A(state)])
+        row = [state.step, state.time_fs, potential, kinetic, potential + kinetic,
+               context.integrator.conserved_energy_eV(state), None, temperature_K(state),
+               pressure, max_force_eV_per_A(state)]
+        if self._spread:
+            spread = spread_at(context.forcefield, state)
+            row += [spread.energy_std_eV, spread.max_forces_std_eV_per_A]
+        self._pending.append(row)
         self._flush(final=False)
 
     def _flush(self, final: bool) -> None:
@@ -93,7 +113,8 @@ class ThermoReporter(Reporter):
 
     def state_dict(self) -> Dict[str, Any]:
         offset = self._handle.tell() if self._handle is not None else os.path.getsize(self.path)
-        return {"offset": offset, "pending": [list(r) for r in self._pending], "last_step": self._last_step}
+        return {"offset": offset, "pending": [list(r) for r in self._pending], "last_step": self._last_step,
+                "spread": self._spread}
 
     def load_state_dict(self, data: Dict[str, Any]) -> None:
         self._resume = data
