@@ -1,18 +1,39 @@
-// mlip::neighbor_list, CPU: cell list in fractional coordinates, multi-threaded over receivers.
+// mlip::neighbor_list, CPU: cell list in fractional coordinates, multi-threaded.
 //
-// Per structure of the batch: working grid (neighbor_geometry.h) -> wrap and bin every atom
-// (neighbor_math.h: wrap_atom) -> counting sort of the atoms by bin -> for chunks of
-// receivers in parallel, the candidates of the (2 reach + 1)^3 surrounding bins are tested
-// (within_cutoff) and each receiver's neighbours are sorted by (sender, shift) -> the chunk
-// sizes are prefix-summed and the chunks copied into the output. No atomics; the output is
-// the same whatever the number of threads.
+// Per structure of the batch:
+//  1. working grid (neighbor_geometry.h); wrap and bin every atom (neighbor_math.h: wrap_atom);
+//     counting sort by bin into contiguous structure-of-arrays positions.
+//  2. a stencil of bin offsets (k0, k1, |k2| <= K) whose bins can hold a neighbour
+//     (bin_pair_gap2), the same for every bin.
+//  3. search, tasks of consecutive bins in parallel: per bin the stencil becomes runs of
+//     contiguous atoms seen through one image shift; every candidate of a run is tested without
+//     a branch (AVX2: 4 at a time, the selected keys packed to the front; else scalar: the key is
+//     always stored and the count advances when |r| < cutoff). A neighbour is a 64-bit key
+//     (sender << 24 | three shifts offset by 128, 8 bits each) = a per-atom base (sender, its
+//     wrap counts) + a per-run constant (image shift, receiver's wrap counts): one add per
+//     candidate. Keys stay in per-task chunks, unsorted.
+//  4. output, counts prefix-summed in receiver order. Sorting by (receiver, sender, shift) uses
+//     the symmetry of the full list, (i, j, S) <-> (j, i, -S): walking the receivers i in
+//     ascending order and appending (j, i, -S) to receiver j's segment fills every segment in
+//     ascending sender order — a scatter instead of a sort. Two images of one sender can only be
+//     neighbours when a periodic axis is thinner than 2 cutoffs; such structures sort each
+//     receiver's keys instead (keys order = (sender, shift)).
+// No atomics; with several threads each range of receivers writes at offsets counted beforehand,
+// so the output is the same whatever the number of threads. Shifts that may not fit in 8 bits
+// (atoms hundreds of cells away) switch the structure to full records, sorted per receiver.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 #include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MLIP_NL_AVX2 1
+#endif
 
 #include "mlip/neighbor_geometry.h"
 #include "mlip/neighbor_math.h"
@@ -26,39 +47,180 @@ struct Neighbor {
   int64_t s[3];
 };
 
-// One chunk of consecutive receivers: per-receiver counts and their neighbours, sorted, as packed
-// 64-bit keys (sender << 24 | three shifts offset by 128, 8 bits each) — or, when some value
-// does not fit (rare: > 2^39 atoms, |shift| >= 128), as full records.
-struct Chunk {
-  int64_t i0 = 0;
-  std::vector<int32_t> count;
-  std::vector<uint64_t> keys;
-  std::vector<Neighbor> nb;
-  bool wide = false;
-  int64_t size() const { return wide ? static_cast<int64_t>(nb.size()) : static_cast<int64_t>(keys.size()); }
+// Uninitialised key storage in chunks (no copy when it grows; a receiver's keys are contiguous).
+struct KeyChunks {
+  std::vector<std::unique_ptr<uint64_t[]>> chunks;
+  uint64_t* cur = nullptr;
+  int64_t left = 0;
+  uint64_t* room(int64_t need) {
+    if (need > left) {
+      const int64_t size = std::max<int64_t>(need, int64_t(1) << 17);
+      chunks.emplace_back(new uint64_t[size]);
+      cur = chunks.back().get();
+      left = size;
+    }
+    return cur;
+  }
+  void commit(int64_t used) {
+    cur += used;
+    left -= used;
+  }
 };
 
-constexpr int64_t kChunk = 128;          // receivers per output chunk
-constexpr int64_t kParallelAtoms = 2048;  // receivers per parallel task, at least
+// The neighbours found by one task (consecutive bins of one structure).
+struct Block {
+  KeyChunks keys;                                // packed keys
+  std::vector<std::unique_ptr<Neighbor[]>> wide;  // full records, one array per receiver
+};
 
-inline bool packable(int64_t j, int64_t s0, int64_t s1, int64_t s2) {
-  return j >= 0 && j < (int64_t(1) << 39) && s0 > -128 && s0 < 128 && s1 > -128 && s1 < 128 && s2 > -128 && s2 < 128;
-}
-inline uint64_t pack(int64_t j, int64_t s0, int64_t s1, int64_t s2) {
-  return (static_cast<uint64_t>(j) << 24) | (static_cast<uint64_t>(s0 + 128) << 16) |
-         (static_cast<uint64_t>(s1 + 128) << 8) | static_cast<uint64_t>(s2 + 128);
-}
-inline Neighbor unpack(uint64_t key) {
-  Neighbor n;
-  n.j = static_cast<int64_t>(key >> 24);
-  n.s[0] = static_cast<int64_t>((key >> 16) & 0xff) - 128;
-  n.s[1] = static_cast<int64_t>((key >> 8) & 0xff) - 128;
-  n.s[2] = static_cast<int64_t>(key & 0xff) - 128;
-  return n;
+enum class Mode { kScatter, kSortedKeys, kWide };
+
+struct SystemOut {
+  int64_t lo, n;
+  Mode mode;
+};
+
+// Where each receiver's neighbours are (indexed by atom): keys or records, and their number.
+struct Placement {
+  std::vector<const void*> src;
+  std::vector<int64_t> count;
+};
+
+// One stencil row: bin offsets (k0, k1) and the largest |k2| whose bins can hold a neighbour.
+struct StencilRow {
+  int k0, k1, k2max;
+};
+
+// Atoms [begin, end) (bin-sorted positions) of consecutive bins seen through one image shift.
+struct Run {
+  int64_t begin, end;
+  double off[3];  // image offset s @ W (Å)
+  int64_t key;    // packed shift fields ((s + 128) per byte)
+  int s[3];
+  bool home;
+};
+
+#if MLIP_NL_AVX2
+// For each 4-bit mask of selected 64-bit lanes: the 32-bit lane permutation moving them to the front.
+struct CompressTable {
+  int32_t idx[16][8];
+  constexpr CompressTable() : idx{} {
+    for (int mask = 0; mask < 16; ++mask) {
+      int k = 0;
+      for (int lane = 0; lane < 4; ++lane)
+        if ((mask >> lane) & 1) {
+          idx[mask][2 * k] = 2 * lane;
+          idx[mask][2 * k + 1] = 2 * lane + 1;
+          ++k;
+        }
+      for (; k < 4; ++k) {
+        idx[mask][2 * k] = 0;
+        idx[mask][2 * k + 1] = 1;
+      }
+    }
+  }
+};
+alignas(32) constexpr CompressTable kCompress{};
+#endif
+
+constexpr int64_t kTaskAtoms = 2048;     // receivers per parallel search task, about
+constexpr int64_t kScatterAtoms = 8192;  // receivers per thread of the output scatter, at least
+constexpr double kCpuBinsPerCutoff = 1.0;
+
+inline uint64_t pack_shift(int64_t s0, int64_t s1, int64_t s2) {
+  return (static_cast<uint64_t>(s0 + 128) << 16) | (static_cast<uint64_t>(s1 + 128) << 8) |
+         static_cast<uint64_t>(s2 + 128);
 }
 
-void search_system(const double* pos, int64_t n, const double* cell, const bool* pbc, double cutoff,
-                   int64_t offset, std::vector<Chunk>& chunks) {
+// Resolve the stencil for bin (b0, b1, b2) into runs; returns the number of candidates.
+int64_t bin_runs(const nl::Grid& g, const std::vector<StencilRow>& rows, int b0, int b1, int b2,
+                 const int64_t* bin_start, std::vector<Run>& runs) {
+  runs.clear();
+  int64_t total = 0;
+  const int n2 = g.n[2];
+  auto emit = [&](int base, int w_first, int w_last, int s0, int s1, int s2) {
+    const int64_t lo = bin_start[base + w_first], hi = bin_start[base + w_last + 1];
+    if (hi <= lo) return;
+    Run r;
+    r.begin = lo;
+    r.end = hi;
+    for (int c = 0; c < 3; ++c) r.off[c] = s0 * g.basis[c] + s1 * g.basis[3 + c] + s2 * g.basis[6 + c];
+    r.key = static_cast<int64_t>(pack_shift(s0, s1, s2));
+    r.s[0] = s0;
+    r.s[1] = s1;
+    r.s[2] = s2;
+    r.home = s0 == 0 && s1 == 0 && s2 == 0;
+    runs.push_back(r);
+    total += hi - lo;
+  };
+  for (const StencilRow& row : rows) {
+    int w0, s0, w1, s1;
+    if (!nl::image_bin(g, 0, b0 + row.k0, &w0, &s0) || !nl::image_bin(g, 1, b1 + row.k1, &w1, &s1)) continue;
+    const int base = (w0 * g.n[1] + w1) * n2;
+    int lo = b2 - row.k2max, hi = b2 + row.k2max;
+    if (!g.periodic[2]) {
+      lo = std::max(lo, 0);
+      hi = std::min(hi, n2 - 1);
+      if (lo <= hi) emit(base, lo, hi, s0, s1, 0);
+      continue;
+    }
+    for (int x = lo; x <= hi;) {  // split where the image shift along axis 2 changes
+      const int s2 = nl::floor_div(x, n2);
+      const int last = std::min(hi, s2 * n2 + n2 - 1);
+      emit(base, x - s2 * n2, last - s2 * n2, s0, s1, s2);
+      x = last + 1;
+    }
+  }
+  return total;
+}
+
+// Keys of receiver a (bin-sorted index) against the runs; returns their number. `out` has room
+// for every candidate + 4.
+inline int64_t search_receiver(const std::vector<Run>& runs, int64_t a, const double* MLIP_RESTRICT xs,
+                               const double* MLIP_RESTRICT ys, const double* MLIP_RESTRICT zs,
+                               const int64_t* MLIP_RESTRICT base, int64_t wrap_key, double cutoff2,
+                               uint64_t* MLIP_RESTRICT out) {
+  const double xi = xs[a], yi = ys[a], zi = zs[a];
+  int64_t cnt = 0;
+#if MLIP_NL_AVX2
+  const __m256d vxi = _mm256_set1_pd(xi), vyi = _mm256_set1_pd(yi), vzi = _mm256_set1_pd(zi);
+  const __m256d vc2 = _mm256_set1_pd(cutoff2);
+#endif
+  // r = (p_j - p_i) + offset: exactly the negative of the same pair seen from j (the scatter
+  // output relies on the symmetry of the test)
+  for (const Run& r : runs) {
+    const int64_t kc = r.key + wrap_key;
+#if MLIP_NL_AVX2
+    // 4 candidates at a time (the arrays are padded; lanes past the run's end are masked)
+    const __m256d vox = _mm256_set1_pd(r.off[0]), voy = _mm256_set1_pd(r.off[1]), voz = _mm256_set1_pd(r.off[2]);
+    const __m256i vkc = _mm256_set1_epi64x(kc);
+    for (int64_t m = r.begin; m < r.end; m += 4) {
+      const __m256d dx = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(xs + m), vxi), vox);
+      const __m256d dy = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(ys + m), vyi), voy);
+      const __m256d dz = _mm256_add_pd(_mm256_sub_pd(_mm256_loadu_pd(zs + m), vzi), voz);
+      const __m256d r2 = _mm256_fmadd_pd(dz, dz, _mm256_fmadd_pd(dy, dy, _mm256_mul_pd(dx, dx)));
+      int mask = _mm256_movemask_pd(_mm256_cmp_pd(r2, vc2, _CMP_LT_OQ));
+      if (r.end - m < 4) mask &= (1 << (r.end - m)) - 1;
+      if (r.home && a >= m && a < m + 4) mask &= ~(1 << (a - m));
+      __m256i key = _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + m)), vkc);
+      key = _mm256_permutevar8x32_epi32(key, _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.idx[mask])));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + cnt), key);
+      cnt += _mm_popcnt_u32(static_cast<unsigned>(mask));
+    }
+#else
+    const int64_t self = r.home ? a : -1;
+    for (int64_t m = r.begin; m < r.end; ++m) {
+      const double dx = (xs[m] - xi) + r.off[0], dy = (ys[m] - yi) + r.off[1], dz = (zs[m] - zi) + r.off[2];
+      out[cnt] = static_cast<uint64_t>(base[m] + kc);
+      cnt += (dx * dx + dy * dy + dz * dz < cutoff2) & (m != self);
+    }
+#endif
+  }
+  return cnt;
+}
+
+SystemOut search_system(const double* pos, int64_t n, const double* cell, const bool* pbc, double cutoff,
+                        int64_t offset, std::vector<Block>& blocks, Placement& place) {
   nl::Grid g = nl::working_grid(cell, pbc);
   double fmin[3] = {0.0, 0.0, 0.0}, fmax[3] = {0.0, 0.0, 0.0};
   for (int d = 0; d < 3; ++d) {
@@ -72,17 +234,15 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
     fmin[d] = lo;
     fmax[d] = hi;
   }
-  nl::finish_grid(g, fmin, fmax, cutoff, std::max<int64_t>(64, 2 * n));
+  nl::finish_grid(g, fmin, fmax, cutoff, std::max<int64_t>(64, 2 * n), kCpuBinsPerCutoff);
   const int n_bins = g.n[0] * g.n[1] * g.n[2];
+  const double cutoff2 = cutoff * cutoff;
 
-  // wrap and bin
+  // wrap and bin; counting sort by bin (stable: ascending atom index inside a bin)
   std::vector<double> pw(3 * n);
   std::vector<int64_t> wrap(3 * n);
   std::vector<int> bin(n);
-  at::parallel_for(0, n, 2048, [&](int64_t b, int64_t e) {
-    for (int64_t a = b; a < e; ++a) nl::wrap_atom(g, pos + 3 * a, &pw[3 * a], &wrap[3 * a], &bin[a]);
-  });
-  // counting sort by bin (stable: ascending atom index inside a bin)
+  for (int64_t a = 0; a < n; ++a) nl::wrap_atom(g, pos + 3 * a, &pw[3 * a], &wrap[3 * a], &bin[a]);
   std::vector<int64_t> start(n_bins + 1, 0);
   for (int64_t a = 0; a < n; ++a) ++start[bin[a] + 1];
   for (int b = 0; b < n_bins; ++b) start[b + 1] += start[b];
@@ -91,74 +251,190 @@ void search_system(const double* pos, int64_t n, const double* cell, const bool*
     std::vector<int64_t> fill(start.begin(), start.end() - 1);
     for (int64_t a = 0; a < n; ++a) order[fill[bin[a]]++] = a;
   }
-  std::vector<double> sorted(3 * n);
-  std::vector<int64_t> sorted_wrap(3 * n);  // wrap counts in bin order (sequential access)
-  for (int64_t m = 0; m < n; ++m)
-    for (int c = 0; c < 3; ++c) {
-      sorted[3 * m + c] = pw[3 * order[m] + c];
-      sorted_wrap[3 * m + c] = wrap[3 * order[m] + c];
+
+  // the image shifts of the stencil and the wrap counts bound the total shifts: do they fit 8 bits?
+  int64_t wmin[3], wmax[3];
+  for (int d = 0; d < 3; ++d) wmin[d] = wmax[d] = wrap[d];
+  for (int64_t a = 1; a < n; ++a)
+    for (int d = 0; d < 3; ++d) {
+      wmin[d] = std::min(wmin[d], wrap[3 * a + d]);
+      wmax[d] = std::max(wmax[d], wrap[3 * a + d]);
+    }
+  bool packed = offset + n < (int64_t(1) << 39);
+  bool one_image = true;  // no two images of one atom within the cutoff of another
+  for (int d = 0; d < 3; ++d) {
+    if (!g.periodic[d]) continue;
+    const int64_t smin = nl::floor_div(-g.reach[d], g.n[d]);
+    const int64_t smax = nl::floor_div(g.n[d] - 1 + g.reach[d], g.n[d]);
+    packed = packed && smax + wmax[d] - wmin[d] <= 127 && smin + wmin[d] - wmax[d] >= -127;
+    one_image = one_image && g.thickness[d] >= 2.0 * cutoff;
+  }
+  const SystemOut result{offset, n, !packed ? Mode::kWide : (one_image ? Mode::kScatter : Mode::kSortedKeys)};
+
+  // bin-sorted structure-of-arrays positions, padded by 4 entries (the SIMD loop reads up to 3
+  // past a run's end and masks them); per atom its packed wrap counts (receiver side) and key
+  // base (sender side): key = base_j + packed shift of the run + packed wrap_i
+  std::vector<double> xs(n + 4, 0.0), ys(n + 4, 0.0), zs(n + 4, 0.0);
+  std::vector<int64_t> wrap_key(n), base(n + 4, 0), sorted_wrap(packed ? 0 : 3 * n);
+  for (int64_t m = 0; m < n; ++m) {
+    const int64_t a = order[m];
+    xs[m] = pw[3 * a];
+    ys[m] = pw[3 * a + 1];
+    zs[m] = pw[3 * a + 2];
+    wrap_key[m] = wrap[3 * a] * 65536 + wrap[3 * a + 1] * 256 + wrap[3 * a + 2];
+    base[m] = (a + offset) * (int64_t(1) << 24) - wrap_key[m];
+    if (!packed)
+      for (int d = 0; d < 3; ++d) sorted_wrap[3 * m + d] = wrap[3 * a + d];
+  }
+
+  // the stencil: offsets whose bins are closer than the cutoff (the same for every bin)
+  std::vector<StencilRow> rows;
+  for (int k0 = -g.reach[0]; k0 <= g.reach[0]; ++k0)
+    for (int k1 = -g.reach[1]; k1 <= g.reach[1]; ++k1) {
+      const double q01 = nl::combine_gap2(g, nl::bin_pair_gap2(g, 0, k0), nl::bin_pair_gap2(g, 1, k1));
+      if (q01 >= cutoff2) continue;
+      int k2 = 0;
+      while (k2 < g.reach[2] && nl::combine_gap2(g, q01, nl::bin_pair_gap2(g, 2, k2 + 1)) < cutoff2) ++k2;
+      rows.push_back({k0, k1, k2});
     }
 
-  const double cutoff2 = cutoff * cutoff;
-  const int64_t n_chunks = (n + kChunk - 1) / kChunk;
-  const size_t first = chunks.size();
-  chunks.resize(first + n_chunks);
-  // at least kParallelAtoms receivers per task: small systems stay on one thread
-  at::parallel_for(0, n_chunks, std::max<int64_t>(1, kParallelAtoms / kChunk), [&](int64_t cb, int64_t ce) {
-    std::vector<uint64_t> rkeys;
+  // tasks of consecutive bins holding about kTaskAtoms receivers each
+  const int64_t n_tasks = std::max<int64_t>(1, (n + kTaskAtoms / 2) / kTaskAtoms);
+  std::vector<int> task_bin(n_tasks + 1, n_bins);
+  task_bin[0] = 0;
+  for (int64_t t = 1; t < n_tasks; ++t)
+    task_bin[t] = static_cast<int>(std::lower_bound(start.begin(), start.end(), t * n / n_tasks) - start.begin());
+  const size_t first_block = blocks.size();
+  blocks.resize(first_block + n_tasks);
+
+  at::parallel_for(0, n_tasks, 1, [&](int64_t tb, int64_t te) {
+    std::vector<Run> runs;
     std::vector<Neighbor> mine;
-    for (int64_t ch = cb; ch < ce; ++ch) {
-      Chunk out;  // filled locally, then moved: no false sharing between threads' chunk headers
-      const int64_t lo = ch * kChunk, hi = std::min(n, lo + kChunk);
-      out.i0 = lo + offset;
-      out.count.reserve(hi - lo);
-      for (int64_t i = lo; i < hi; ++i) {
-        const int64_t wi0 = wrap[3 * i], wi1 = wrap[3 * i + 1], wi2 = wrap[3 * i + 2];
-        rkeys.clear();
-        bool fits = true;
-        auto visit = [&](int64_t m, int64_t j, int s0, int s1, int s2) {
-          const int64_t t0 = nl::total_shift(s0, wi0, sorted_wrap[3 * m]);
-          const int64_t t1 = nl::total_shift(s1, wi1, sorted_wrap[3 * m + 1]);
-          const int64_t t2 = nl::total_shift(s2, wi2, sorted_wrap[3 * m + 2]);
-          if (fits && packable(j + offset, t0, t1, t2))
-            rkeys.push_back(pack(j + offset, t0, t1, t2));
-          else
-            fits = false;
-        };
-        nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2, visit);
-        if (fits) {
-          std::sort(rkeys.begin(), rkeys.end());
-          if (!out.wide)
-            out.keys.insert(out.keys.end(), rkeys.begin(), rkeys.end());
-          else
-            for (uint64_t k : rkeys) out.nb.push_back(unpack(k));
-          out.count.push_back(static_cast<int32_t>(rkeys.size()));
-          continue;
+    for (int64_t t = tb; t < te; ++t) {
+      Block& blk = blocks[first_block + t];
+      for (int b = task_bin[t]; b < task_bin[t + 1]; ++b) {
+        if (start[b + 1] == start[b]) continue;
+        int bc[3];
+        nl::bin_coords(g, b, bc);
+        const int64_t candidates = bin_runs(g, rows, bc[0], bc[1], bc[2], start.data(), runs);
+        for (int64_t a = start[b]; a < start[b + 1]; ++a) {
+          const int64_t i = order[a] + offset;
+          if (packed) {
+            uint64_t* out = blk.keys.room(candidates + 4);
+            const int64_t cnt =
+                search_receiver(runs, a, xs.data(), ys.data(), zs.data(), base.data(), wrap_key[a], cutoff2, out);
+            if (result.mode == Mode::kSortedKeys) std::sort(out, out + cnt);
+            place.src[i] = out;
+            place.count[i] = cnt;
+            blk.keys.commit(cnt);
+            continue;
+          }
+          // full records: total shift = run shift + wrap_i - wrap_j
+          mine.clear();
+          for (const Run& r : runs)
+            for (int64_t m = r.begin; m < r.end; ++m) {
+              const double dx = (xs[m] - xs[a]) + r.off[0], dy = (ys[m] - ys[a]) + r.off[1],
+                           dz = (zs[m] - zs[a]) + r.off[2];
+              if (!(dx * dx + dy * dy + dz * dz < cutoff2) || (r.home && m == a)) continue;
+              Neighbor nb;
+              nb.j = order[m] + offset;
+              for (int d = 0; d < 3; ++d)
+                nb.s[d] = nl::total_shift(r.s[d], sorted_wrap[3 * a + d], sorted_wrap[3 * m + d]);
+              mine.push_back(nb);
+            }
+          std::sort(mine.begin(), mine.end(),
+                    [](const Neighbor& x, const Neighbor& y) { return nl::neighbor_less(x.j, x.s, y.j, y.s); });
+          blk.wide.emplace_back(new Neighbor[mine.size() + 1]);
+          std::copy(mine.begin(), mine.end(), blk.wide.back().get());
+          place.src[i] = blk.wide.back().get();
+          place.count[i] = static_cast<int64_t>(mine.size());
         }
-        // rare path: full records for this receiver (and the rest of the chunk)
-        if (!out.wide) {
-          for (uint64_t k : out.keys) out.nb.push_back(unpack(k));
-          out.keys.clear();
-          out.wide = true;
-        }
-        mine.clear();
-        auto visit_wide = [&](int64_t m, int64_t j, int s0, int s1, int s2) {
-          Neighbor nbr;
-          nbr.j = j + offset;
-          nbr.s[0] = nl::total_shift(s0, wi0, sorted_wrap[3 * m]);
-          nbr.s[1] = nl::total_shift(s1, wi1, sorted_wrap[3 * m + 1]);
-          nbr.s[2] = nl::total_shift(s2, wi2, sorted_wrap[3 * m + 2]);
-          mine.push_back(nbr);
-        };
-        nl::for_each_neighbor(g, i, &pw[3 * i], bin[i], start.data(), sorted.data(), order.data(), cutoff2,
-                              visit_wide);
-        std::sort(mine.begin(), mine.end(), [](const Neighbor& x, const Neighbor& y) {
-          return nl::neighbor_less(x.j, x.s, y.j, y.s);
-        });
-        out.nb.insert(out.nb.end(), mine.begin(), mine.end());
-        out.count.push_back(static_cast<int32_t>(mine.size()));
       }
-      chunks[first + ch] = std::move(out);
+    }
+  });
+  return result;
+}
+
+inline void unpack(uint64_t key, int64_t* j, int64_t* s) {
+  *j = static_cast<int64_t>(key >> 24);
+  s[0] = static_cast<int64_t>((key >> 16) & 0xff) - 128;
+  s[1] = static_cast<int64_t>((key >> 8) & 0xff) - 128;
+  s[2] = static_cast<int64_t>(key & 0xff) - 128;
+}
+
+// Output of one structure whose keys are unsorted and hold one image per sender: receivers i in
+// ascending order append (j, i, -S) to the segment of j (see the top of the file). The search is
+// symmetric, so j's segment has as many entries as j's own search found; the segment sizes are
+// nevertheless recounted on the sender side, so that no rounding could ever make a segment overflow.
+struct Scatter {
+  int64_t n_ranges;
+  std::vector<int64_t> pos;  // (range, sender): next output position
+};
+
+// Counts per range of receivers; rewrites first[] of the structure from the sender counts.
+Scatter scatter_prepare(const SystemOut& so, const Placement& place, int64_t* first) {
+  const int64_t lo = so.lo, n = so.n;
+  Scatter sc;
+  sc.n_ranges = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n / kScatterAtoms));
+  const int64_t R = sc.n_ranges;
+  std::vector<int64_t> cnt(R * n, 0);
+  at::parallel_for(0, R, 1, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      int64_t* c = cnt.data() + r * n - lo;
+      for (int64_t i = lo + r * n / R; i < lo + (r + 1) * n / R; ++i) {
+        const uint64_t* src = static_cast<const uint64_t*>(place.src[i]);
+        for (int64_t q = 0; q < place.count[i]; ++q) ++c[static_cast<int64_t>(src[q] >> 24)];
+      }
+    }
+  });
+  sc.pos.resize(R * n);
+  for (int64_t a = 0; a < n; ++a) {
+    int64_t at = first[lo + a];
+    for (int64_t r = 0; r < R; ++r) {
+      sc.pos[r * n + a] = at;
+      at += cnt[r * n + a];
+    }
+    first[lo + a + 1] = at;
+  }
+  return sc;
+}
+
+void scatter_fill(const SystemOut& so, const Placement& place, Scatter& sc, int64_t* jj, int64_t* ss) {
+  const int64_t lo = so.lo, n = so.n, R = sc.n_ranges;
+  at::parallel_for(0, R, 1, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      int64_t* at = sc.pos.data() + r * n - lo;
+      for (int64_t i = lo + r * n / R; i < lo + (r + 1) * n / R; ++i) {
+        const uint64_t* src = static_cast<const uint64_t*>(place.src[i]);
+        for (int64_t q = 0; q < place.count[i]; ++q) {
+          int64_t j, s[3];
+          unpack(src[q], &j, s);
+          const int64_t e = at[j]++;
+          jj[e] = i;
+          ss[3 * e] = -s[0];
+          ss[3 * e + 1] = -s[1];
+          ss[3 * e + 2] = -s[2];
+        }
+      }
+    }
+  });
+}
+
+// Output of one structure whose receivers' lists are already sorted (keys or records).
+void copy_system(const SystemOut& so, const Placement& place, const int64_t* first, int64_t* jj, int64_t* ss) {
+  at::parallel_for(so.lo, so.lo + so.n, kScatterAtoms, [&](int64_t ab, int64_t ae) {
+    for (int64_t i = ab; i < ae; ++i) {
+      const int64_t e0 = first[i], cnt = place.count[i];
+      if (so.mode == Mode::kWide) {
+        const Neighbor* src = static_cast<const Neighbor*>(place.src[i]);
+        for (int64_t q = 0; q < cnt; ++q) {
+          jj[e0 + q] = src[q].j;
+          for (int d = 0; d < 3; ++d) ss[3 * (e0 + q) + d] = src[q].s[d];
+        }
+        continue;
+      }
+      const uint64_t* src = static_cast<const uint64_t*>(place.src[i]);
+      for (int64_t q = 0; q < cnt; ++q) unpack(src[q], jj + e0 + q, ss + 3 * (e0 + q));
     }
   });
 }
@@ -192,41 +468,42 @@ std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions
   }
   for (int64_t s = 0; s < n_sys; ++s) begin[s + 1] += begin[s];
 
-  std::vector<Chunk> chunks;
+  std::vector<Block> blocks;
+  std::vector<SystemOut> systems;
+  Placement place;
+  place.src.resize(n_atoms);
+  place.count.resize(n_atoms);
   for (int64_t s = 0; s < n_sys; ++s) {
     const int64_t lo = begin[s], n = begin[s + 1] - lo;
     if (n == 0) continue;
     try {
-      search_system(p + 3 * lo, n, cel.data_ptr<double>() + 9 * s, per.data_ptr<bool>() + 3 * s, cutoff, lo, chunks);
+      systems.push_back(search_system(p + 3 * lo, n, cel.data_ptr<double>() + 9 * s, per.data_ptr<bool>() + 3 * s,
+                                      cutoff, lo, blocks, place));
     } catch (const std::invalid_argument& err) {
       TORCH_CHECK_VALUE(false, "mlip::neighbor_list: system ", s, ": ", err.what());
     }
   }
-  // prefix sum over chunks, then copy
-  std::vector<int64_t> at_edge(chunks.size() + 1, 0);
-  for (size_t c = 0; c < chunks.size(); ++c) at_edge[c + 1] = at_edge[c] + chunks[c].size();
-  const int64_t n_edges = at_edge.back();
+  // prefix sum in receiver order, then receivers' column, senders and shifts
+  std::vector<int64_t> first(n_atoms + 1, 0);
+  for (int64_t a = 0; a < n_atoms; ++a) first[a + 1] = first[a] + place.count[a];
+  const int64_t n_edges = first.back();
+  std::vector<Scatter> scatters(systems.size());
+  for (size_t k = 0; k < systems.size(); ++k)
+    if (systems[k].mode == Mode::kScatter) scatters[k] = scatter_prepare(systems[k], place, first.data());
   at::Tensor index = at::empty({2, n_edges}, positions.options().dtype(at::kLong));
   at::Tensor shift = at::empty({n_edges, 3}, positions.options().dtype(at::kLong));
   int64_t* ii = index.data_ptr<int64_t>();
   int64_t* jj = ii + n_edges;
   int64_t* ss = shift.data_ptr<int64_t>();
-  at::parallel_for(0, static_cast<int64_t>(chunks.size()), std::max<int64_t>(1, 32768 / kChunk / 16), [&](int64_t cb, int64_t ce) {
-    for (int64_t c = cb; c < ce; ++c) {
-      const Chunk& ch = chunks[c];
-      int64_t e = at_edge[c], k = 0;
-      for (size_t r = 0; r < ch.count.size(); ++r) {
-        for (int32_t q = 0; q < ch.count[r]; ++q, ++k, ++e) {
-          const Neighbor nbr = ch.wide ? ch.nb[k] : unpack(ch.keys[k]);
-          ii[e] = ch.i0 + static_cast<int64_t>(r);
-          jj[e] = nbr.j;
-          ss[3 * e] = nbr.s[0];
-          ss[3 * e + 1] = nbr.s[1];
-          ss[3 * e + 2] = nbr.s[2];
-        }
-      }
-    }
+  at::parallel_for(0, n_atoms, kScatterAtoms, [&](int64_t ab, int64_t ae) {
+    for (int64_t a = ab; a < ae; ++a) std::fill(ii + first[a], ii + first[a + 1], a);
   });
+  for (size_t k = 0; k < systems.size(); ++k) {
+    if (systems[k].mode == Mode::kScatter)
+      scatter_fill(systems[k], place, scatters[k], jj, ss);
+    else
+      copy_system(systems[k], place, first.data(), jj, ss);
+  }
   return {index, shift};
 }
 

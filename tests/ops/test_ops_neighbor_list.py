@@ -115,6 +115,24 @@ def test_native_neighbor_list_same_with_one_and_two_threads_and_float32():
     assert f32.index.shape[1] > 0
 
 
+def test_native_neighbor_list_large_shuffled_crystal_equals_matscipy_with_one_and_two_threads():
+    """16,384 atoms in random order: the output scatter runs in two ranges with two threads, and
+    the atom numbering does not follow space."""
+    atoms = ase.build.bulk("Cu", "fcc", a=3.61, cubic=True).repeat((16, 16, 16))
+    atoms.rattle(0.1, seed=4)
+    atoms = atoms[np.random.default_rng(5).permutation(len(atoms))]
+    system = mlip.system_from_atoms(atoms)
+    expected = mlip.neighbor_list(system, 4.0, backend="matscipy")
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            got = mlip.neighbor_list(system, 4.0, backend="native")
+            assert torch.equal(got.index, expected.index) and torch.equal(got.shift, expected.shift), threads
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_native_neighbor_list_rejects_degenerate_periodic_cell():
     atoms = ase.Atoms("Cu2", positions=[[0, 0, 0], [1, 1, 1]], cell=[[3, 0, 0], [6, 0, 0], [0, 0, 3]], pbc=True)
     with pytest.raises(InvalidSystemError, match="degenerate"):

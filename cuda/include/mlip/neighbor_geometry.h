@@ -120,9 +120,11 @@ inline double fractional(const Grid& g, const double* p, int d) {
 constexpr double kBinsPerCutoff = 2.0;
 
 // Step 2: bins. `fmin`/`fmax` are the extents of the atoms' fractional coordinates along the
-// non-periodic axes (ignored along periodic ones). The number of bins is capped near
-// `max_bins` (>= 1) by coarsening (the search reach follows the bin thickness).
-inline void finish_grid(Grid& g, const double* fmin, const double* fmax, double cutoff, int64_t max_bins) {
+// non-periodic axes (ignored along periodic ones). Bins are about cutoff / `bins_per_cutoff`
+// thick; their number is capped near `max_bins` (>= 1) by coarsening (the search reach follows
+// the bin thickness).
+inline void finish_grid(Grid& g, const double* fmin, const double* fmax, double cutoff, int64_t max_bins,
+                        double bins_per_cutoff = kBinsPerCutoff) {
   double thickness[3];  // Å per unit fractional coordinate (distance between lattice planes)
   for (int d = 0; d < 3; ++d) {
     if (g.periodic[d]) {
@@ -135,7 +137,7 @@ inline void finish_grid(Grid& g, const double* fmin, const double* fmax, double 
       g.origin[d] = fmin[d];
     }
     g.thickness[d] = thickness[d];
-    const double bins = floor(kBinsPerCutoff * thickness[d] / cutoff);
+    const double bins = floor(bins_per_cutoff * thickness[d] / cutoff);
     g.n[d] = static_cast<int>(std::min(std::max(bins, 1.0), 1.0e6));
   }
   const double limit = static_cast<double>(std::max<int64_t>(max_bins, 1));

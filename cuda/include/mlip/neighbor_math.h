@@ -77,6 +77,20 @@ MLIP_HD MLIP_INLINE double bin_gap2(const Grid& g, int d, double fb, int b) {
   return gap * gap;
 }
 
+// Lower bound (Å^2) of the squared distance between a point of one bin and a point of the bin k
+// bins further along axis d: (|k| - 1) bin thicknesses, measured perpendicular to the planes.
+MLIP_HD MLIP_INLINE double bin_pair_gap2(const Grid& g, int d, int k) {
+  const int a = k < 0 ? -k - 1 : (k > 0 ? k - 1 : 0);
+  if (g.scale[d] <= 0.0) return 0.0;
+  const double gap = a * (g.thickness[d] / g.scale[d]);
+  return gap * gap;
+}
+
+// Combined lower bound from per-axis squared gaps: their sum for orthogonal bases, else the max.
+MLIP_HD MLIP_INLINE double combine_gap2(const Grid& g, double a, double b) {
+  return g.orthogonal ? a + b : (a > b ? a : b);
+}
+
 // Cartesian offset s @ W of an integer image shift (Å).
 MLIP_HD MLIP_INLINE void shift_vector(const Grid& g, int s0, int s1, int s2, double* out) {
   for (int c = 0; c < 3; ++c)
