@@ -1,5 +1,7 @@
 """Committee of models: the mean atomic energy is one energy term, so forces of the mean come
-from one backward pass; the spread (uncertainty) needs one backward pass per member."""
+from one backward pass; the spread (uncertainty) needs one backward pass per member, done on
+request by :meth:`mlip.potential.Potential.committee_spread` (each member through the same
+autograd wrapper, :class:`mlip.models.force_model.ForceModel`)."""
 from __future__ import annotations
 
 from typing import List

@@ -157,3 +157,13 @@ def test_mlip_md_logs_the_spread_restarts_bit_exactly_and_stops_on_the_limit(tmp
     assert code == 2  # a SimulationError: the CLI reports it and exits 2
     err = capsys.readouterr().err
     assert "step 10 " in err and "committee disagrees" in err and "Last good state (step 9)" in err
+
+
+def test_restart_refuses_a_thermo_log_whose_spread_columns_the_force_field_cannot_fill(tmp_path):
+    atoms = ase.build.bulk("Ar", "fcc", a=5.26, cubic=True)
+    lj = md.LennardJones(epsilon_eV=0.0104, sigma_A=3.40, cutoff_A=5.0)
+    state = md.initial_state(atoms, lj, temperature_K=30.0, seed=0)
+    thermo = md.ThermoReporter(str(tmp_path / "thermo.csv"), 1)
+    thermo.load_state_dict({"offset": 0, "pending": [], "last_step": None, "spread": True})
+    with pytest.raises(mlip.errors.ConfigError, match="started with committee spread columns"):
+        md.run(state, lj, md.VelocityVerlet(timestep_fs=1.0), 1, [thermo])
