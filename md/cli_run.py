@@ -12,6 +12,7 @@ stops the run when the committee disagrees too much.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -131,10 +132,13 @@ def _reporters(config: MDConfig, paths: Dict[str, str]) -> List:
 def run_from_config(config: MDConfig, forcefield=None, max_forces_std_eV_per_A: Optional[float] = None) -> RunResult:
     """Run MD as described by ``config`` with ``forcefield`` (or ``config.forcefield``).
 
-    ``max_forces_std_eV_per_A`` (eV/Å, committee force fields only): stop with a diagnosis when
-    the committee's largest per-atom force spread exceeds it (see
-    :class:`~md.stability.StabilityLimits`). It is not part of ``config`` (so not in
-    ``config.yaml``): give it again when continuing a run."""
+    ``max_forces_std_eV_per_A`` (eV/Å, committee force fields only; default
+    ``config.max_forces_std_eV_per_A``): stop with a diagnosis when the committee's largest
+    per-atom force spread exceeds it (see :class:`~md.stability.StabilityLimits`)."""
+    if max_forces_std_eV_per_A is None:
+        max_forces_std_eV_per_A = config.max_forces_std_eV_per_A
+    elif config.max_forces_std_eV_per_A != max_forces_std_eV_per_A:
+        config = dataclasses.replace(config, max_forces_std_eV_per_A=float(max_forces_std_eV_per_A))
     if forcefield is None:
         if config.forcefield is None:
             raise ConfigError("no force field: pass a potential (--potential) or a built-in `forcefield` in the config")
@@ -208,7 +212,11 @@ def run_from_args(forcefield=None, structure_path: Optional[str] = None, ensembl
         max_forces_std_eV_per_A: committee force-spread limit, eV/Å (``--max-forces-std``);
             see :func:`run_from_config`.
     """
-    values: Dict[str, Any] = load_config_values(config_path) if config_path is not None else {}
+    values: Dict[str, Any] = {}
+    if config_path is not None:
+        values = load_config_values(config_path)
+    elif restart is not None and os.path.isfile(saved_config_path(restart) or ""):
+        values = _saved_values(restart)  # continue with the run's own settings; flags win
     values.update(dict(options or {}))
     flags = {"structure": structure_path, "ensemble": ensemble, "temperature_K": temperature_K,
              "timestep_fs": timestep_fs, "steps": steps, "output_dir": output_dir, "restart": restart,
@@ -218,6 +226,20 @@ def run_from_args(forcefield=None, structure_path: Optional[str] = None, ensembl
     if restart_dir is not None and os.path.isdir(restart_dir) and "output_dir" not in values:
         values["output_dir"] = restart_dir  # continue a run in its own directory
     return run_from_config(config_from_mapping(values), forcefield, max_forces_std_eV_per_A)
+
+
+def saved_config_path(restart: str) -> Optional[str]:
+    """``config.yaml`` written by the run that ``restart`` (a directory or its checkpoint) continues."""
+    folder = restart if os.path.isdir(restart) else os.path.dirname(os.path.abspath(restart))
+    path = os.path.join(folder, "config.yaml")
+    return path if os.path.isfile(path) else None
+
+
+def _saved_values(restart: str) -> Dict[str, Any]:
+    values = load_config_values(saved_config_path(restart))
+    for key in ("restart", "overwrite"):
+        values.pop(key, None)
+    return values
 
 
 def add_arguments(parser) -> None:
@@ -250,16 +272,20 @@ def main_from_namespace(args, load_potential=None) -> int:
             never imports model code).
     """
     forcefield = None
-    if getattr(args, "potential", None):
+    potential = getattr(args, "potential", None)
+    if potential is None and args.restart is not None and getattr(args, "config_path", None) is None:
+        saved = saved_config_path(args.restart)
+        potential = load_config_values(saved).get("potential") if saved else None  # continue with the same one
+    if potential:
         if load_potential is None:
             raise ConfigError("this entry point was called without a potential loader; call "
                               "main_from_namespace(args, load_potential=mlip.potential.load_potential)")
-        if not os.path.isfile(args.potential):
-            raise ConfigError(f"potential file {args.potential!r} does not exist")
-        forcefield = load_potential(args.potential, device=args.device or "cpu")
+        # a file or a shipped potential's name: the loader decides and names what is wrong
+        forcefield = load_potential(potential, device=args.device or "cpu")
     result = run_from_args(forcefield, args.structure, args.ensemble, args.temperature_K, args.timestep_fs,
                            args.steps, args.output_dir, args.restart, args.seed, args.device, args.dtype,
                            getattr(args, "config_path", None),
+                           options={"potential": str(potential)} if potential else None,
                            max_forces_std_eV_per_A=getattr(args, "max_forces_std_eV_per_A", None))
     print(f"md: {result.n_steps_run} steps ({result.ns_per_day:.3g} ns/day, "
           f"{result.atom_steps_per_s:.3g} atom·steps/s); outputs in {result.output_dir}")

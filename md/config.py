@@ -56,6 +56,11 @@ class MDConfig:
         overwrite: allow writing into an output directory that holds a previous run.
         forcefield: a built-in force field when no potential is given, e.g.
             ``{"lennard_jones": {"epsilon_eV": 0.0104, "sigma_A": 3.4, "cutoff_A": 8.5}}``.
+        potential: path or shipped name of the potential the run uses. md never loads it (it
+            only sees a force field); ``mlip md`` loads it and records it here, so that
+            ``mlip md --restart DIR`` can continue with the same potential.
+        max_forces_std_eV_per_A: committee force-spread limit, eV/Å (``--max-forces-std``), or
+            None; see :class:`~md.stability.StabilityLimits`.
     """
 
     structure: Optional[str] = None
@@ -84,6 +89,8 @@ class MDConfig:
     max_energy_change_eV_per_atom: float = 1.0
     overwrite: bool = False
     forcefield: Optional[Dict[str, Any]] = None
+    potential: Optional[str] = None
+    max_forces_std_eV_per_A: Optional[float] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ensemble", canonical_ensemble(self.ensemble))
@@ -92,6 +99,8 @@ class MDConfig:
             _number(self, name, positive=name != "temperature_K" or self.ensemble != "nve")
         if self.init_temperature_K is not None:
             _number(self, "init_temperature_K", positive=False)
+        if self.max_forces_std_eV_per_A is not None:
+            _number(self, "max_forces_std_eV_per_A", positive=True)
         _number(self, "skin_A", positive=False)
         for name in ("steps", "seed"):
             _integer(self, name, minimum=0)

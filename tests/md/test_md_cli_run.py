@@ -11,6 +11,7 @@ import yaml
 
 import md
 from md.cli_run import add_arguments, main_from_namespace, run_from_args
+from mlip.errors import ConfigError
 from md_systems import argon_crystal
 
 LJ = {"lennard_jones": {"epsilon_eV": 0.0104, "sigma_A": 3.4, "cutoff_A": 7.0, "smooth_onset_A": 6.0}}
@@ -75,3 +76,20 @@ def test_dtype_float32_state(tmp_path, structure):
     result = run_from_args(structure_path=structure, steps=10, output_dir=str(tmp_path / "o"), dtype="float32",
                            options={"forcefield": LJ, "progress": False})
     assert result.state.positions.dtype == torch.float32 and result.state.velocities.dtype == torch.float32
+
+
+def test_restart_alone_continues_with_the_saved_settings(tmp_path, structure):
+    common = dict(structure_path=structure, ensemble="bussi", temperature_K=60.0, timestep_fs=5.0, seed=4,
+                  options={"forcefield": LJ, "progress": False, "checkpoint_interval": 20, "thermo_interval": 4})
+    run_from_args(steps=40, output_dir=str(tmp_path / "straight"), **common)
+    run_from_args(steps=20, output_dir=str(tmp_path / "pieces"), **common)
+    # only --restart and --steps: ensemble, temperature, force field, intervals come from config.yaml
+    result = run_from_args(steps=40, restart=str(tmp_path / "pieces"))
+    assert result.n_steps_run == 20 and result.state.step == 40
+    for name in ("thermo.csv", "trajectory.extxyz"):
+        assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "pieces" / name).read_bytes()
+    saved = yaml.safe_load((tmp_path / "pieces" / "config.yaml").read_text())
+    assert saved["ensemble"] == "bussi" and saved["steps"] == 40
+    # a flag still wins over the saved setting (and is checked against the checkpoint)
+    with pytest.raises(ConfigError, match="ensemble"):
+        run_from_args(steps=60, restart=str(tmp_path / "pieces"), ensemble="nve")

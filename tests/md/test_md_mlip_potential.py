@@ -50,3 +50,27 @@ def test_mlip_potential_follows_the_forcefield_protocol_and_elements_are_checked
     assert state.step == 5 and torch.isfinite(state.forces).all()
     with pytest.raises(mlip.errors.UnknownElementError, match="Cu"):
         md.initial_state(ase.build.bulk("Cu", "fcc", a=3.6), potential)
+
+
+def test_mlip_md_restart_reuses_the_recorded_potential_and_settings(tmp_path, saved_potential, structure, capsys):
+    from mlip.cli import main
+
+    out = tmp_path / "run"
+    assert main(["md", "--potential", saved_potential, "--structure", structure, "--ensemble", "langevin",
+                 "--temperature-K", "40", "--timestep-fs", "2", "--steps", "20", "--output", str(out), "--seed", "3"]) == 0
+    assert main(["md", "--restart", str(out), "--steps", "30"]) == 0, capsys.readouterr().err
+    rows = (out / "thermo.csv").read_text().splitlines()
+    assert int(rows[-1].split(",")[0]) == 30
+
+
+def test_mlip_md_accepts_a_shipped_potential_name_and_names_a_missing_one(tmp_path, capsys):
+    from mlip.cli import main
+
+    path = tmp_path / "cu.extxyz"
+    ase.io.write(path, ase.build.bulk("Cu", "fcc", a=3.6, cubic=True))
+    assert main(["md", "--potential", "cuau-emt", "--structure", str(path), "--steps", "2",
+                 "--output", str(tmp_path / "o")]) == 0
+    assert "cuau-emt" in (tmp_path / "o" / "config.yaml").read_text()
+    assert main(["md", "--potential", "no-such-potential", "--structure", str(path), "--steps", "2",
+                 "--output", str(tmp_path / "o2")]) != 0
+    assert "no-such-potential" in capsys.readouterr().err
