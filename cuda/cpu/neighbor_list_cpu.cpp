@@ -15,9 +15,10 @@
 //  4. output, counts prefix-summed in receiver order. Sorting by (receiver, sender, shift) uses
 //     the symmetry of the full list, (i, j, S) <-> (j, i, -S): walking the receivers i in
 //     ascending order and appending (j, i, -S) to receiver j's segment fills every segment in
-//     ascending sender order — a scatter instead of a sort. Two images of one sender can only be
-//     neighbours when a periodic axis is thinner than 2 cutoffs; such structures sort each
-//     receiver's keys instead (keys order = (sender, shift)).
+//     ascending sender order — a scatter instead of a sort. The scatter writes 8-byte transposed
+//     keys into the senders' column; one in-order pass then unpacks them into senders and shifts.
+//     Two images of one sender can only be neighbours when a periodic axis is thinner than 2
+//     cutoffs; such structures sort each receiver's keys instead (key order = (sender, shift)).
 // No atomics; with several threads each range of receivers writes at offsets counted beforehand,
 // so the output is the same whatever the number of threads. Shifts that may not fit in 8 bits
 // (atoms hundreds of cells away) switch the structure to full records, sorted per receiver.
@@ -363,60 +364,67 @@ inline void unpack(uint64_t key, int64_t* j, int64_t* s) {
 }
 
 // Output of one structure whose keys are unsorted and hold one image per sender: receivers i in
-// ascending order append (j, i, -S) to the segment of j (see the top of the file). The search is
-// symmetric, so j's segment has as many entries as j's own search found; the segment sizes are
-// nevertheless recounted on the sender side, so that no rounding could ever make a segment overflow.
+// ascending order append (j, i, -S) to the segment of j (see the top of the file). The pair test
+// is exactly antisymmetric and the stencil symmetric, so j's segment receives as many entries as
+// j's own search found (its count). With several threads, range r of receivers starts writing
+// each segment after the entries of ranges 0..r-1 (counted beforehand).
 struct Scatter {
-  int64_t n_ranges;
+  int64_t n_ranges = 1;
   std::vector<int64_t> pos;  // (range, sender): next output position
 };
 
-// Counts per range of receivers; rewrites first[] of the structure from the sender counts.
-Scatter scatter_prepare(const SystemOut& so, const Placement& place, int64_t* first) {
+Scatter scatter_prepare(const SystemOut& so, const Placement& place, const int64_t* first) {
   const int64_t lo = so.lo, n = so.n;
   Scatter sc;
   sc.n_ranges = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n / kScatterAtoms));
   const int64_t R = sc.n_ranges;
-  std::vector<int64_t> cnt(R * n, 0);
-  at::parallel_for(0, R, 1, [&](int64_t rb, int64_t re) {
+  sc.pos.assign(R * n, 0);
+  // pos[r] first holds the sender counts of range r - 1 ...
+  at::parallel_for(1, R, 1, [&](int64_t rb, int64_t re) {
     for (int64_t r = rb; r < re; ++r) {
-      int64_t* c = cnt.data() + r * n - lo;
-      for (int64_t i = lo + r * n / R; i < lo + (r + 1) * n / R; ++i) {
+      int64_t* c = sc.pos.data() + r * n - lo;
+      for (int64_t i = lo + (r - 1) * n / R; i < lo + r * n / R; ++i) {
         const uint64_t* src = static_cast<const uint64_t*>(place.src[i]);
         for (int64_t q = 0; q < place.count[i]; ++q) ++c[static_cast<int64_t>(src[q] >> 24)];
       }
     }
   });
-  sc.pos.resize(R * n);
+  // ... then the running sum from the segment starts
   for (int64_t a = 0; a < n; ++a) {
-    int64_t at = first[lo + a];
-    for (int64_t r = 0; r < R; ++r) {
-      sc.pos[r * n + a] = at;
-      at += cnt[r * n + a];
-    }
-    first[lo + a + 1] = at;
+    sc.pos[a] = first[lo + a];
+    for (int64_t r = 1; r < R; ++r) sc.pos[r * n + a] += sc.pos[(r - 1) * n + a];
   }
   return sc;
 }
 
-void scatter_fill(const SystemOut& so, const Placement& place, Scatter& sc, int64_t* jj, int64_t* ss) {
+void scatter_fill(const SystemOut& so, const Placement& place, Scatter& sc, const int64_t* first, int64_t* jj,
+                  int64_t* ss) {
   const int64_t lo = so.lo, n = so.n, R = sc.n_ranges;
+  const int64_t e_begin = first[lo], e_end = first[lo + n];
+  // the transposed keys (sender i, shift -S: each 8-bit field f becomes 256 - f) go to the
+  // senders' column first (one random 8-byte write per pair; never outside this structure) ...
   at::parallel_for(0, R, 1, [&](int64_t rb, int64_t re) {
     for (int64_t r = rb; r < re; ++r) {
       int64_t* at = sc.pos.data() + r * n - lo;
       for (int64_t i = lo + r * n / R; i < lo + (r + 1) * n / R; ++i) {
         const uint64_t* src = static_cast<const uint64_t*>(place.src[i]);
+        const uint64_t own = static_cast<uint64_t>(i) << 24;
         for (int64_t q = 0; q < place.count[i]; ++q) {
-          int64_t j, s[3];
-          unpack(src[q], &j, s);
-          const int64_t e = at[j]++;
-          jj[e] = i;
-          ss[3 * e] = -s[0];
-          ss[3 * e + 1] = -s[1];
-          ss[3 * e + 2] = -s[2];
+          const uint64_t key = src[q];
+          const int64_t e = at[static_cast<int64_t>(key >> 24)]++;
+          if (e < e_end) jj[e] = static_cast<int64_t>(own | (0x1010100u - (key & 0xffffffu)));
         }
       }
     }
+  });
+  // every segment must have been filled exactly (it is, by the symmetry of the search; ranges
+  // before the last wrote their counted number of entries)
+  for (int64_t a = 0; a < n; ++a)
+    TORCH_CHECK(sc.pos[(R - 1) * n + a] == first[lo + a + 1],
+                "mlip::neighbor_list: internal error: asymmetric neighbour search (please report)");
+  // ... then are unpacked in place, in order
+  at::parallel_for(e_begin, e_end, 32768, [&](int64_t eb, int64_t ee) {
+    for (int64_t e = eb; e < ee; ++e) unpack(static_cast<uint64_t>(jj[e]), jj + e, ss + 3 * e);
   });
 }
 
@@ -500,7 +508,7 @@ std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions
   });
   for (size_t k = 0; k < systems.size(); ++k) {
     if (systems[k].mode == Mode::kScatter)
-      scatter_fill(systems[k], place, scatters[k], jj, ss);
+      scatter_fill(systems[k], place, scatters[k], first.data(), jj, ss);
     else
       copy_system(systems[k], place, first.data(), jj, ss);
   }
