@@ -112,8 +112,12 @@ def _pairs_matscipy(pos, cell, pbc, cutoff) -> Tuple[np.ndarray, np.ndarray, np.
     if len(pos) == 1 and not pbc.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64)
     work = _working_cell(pos, cell, pbc, cutoff)
-    origin = pos.min(axis=0) if not pbc.all() else np.zeros(3)
-    shifted = pos - origin * (~pbc).any()
+    if pbc.all():
+        shifted = pos
+    else:
+        # matscipy bins atoms inside the cell along open directions: move the lowest corner of
+        # the atoms' bounding box to the origin (a rigid translation changes no distance/shift)
+        shifted = pos - pos.min(axis=0)
     i, j, S = mn.neighbour_list("ijS", positions=shifted, cell=work, pbc=pbc, cutoff=cutoff)
     return i.astype(np.int64), j.astype(np.int64), S.astype(np.int64)
 
