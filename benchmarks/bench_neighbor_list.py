@@ -1,6 +1,7 @@
 """Neighbour-list speed: mlip's native cell list vs vesin vs matscipy (full list, fcc Cu, 5 Å).
 
-For 500, 4,000 and 32,000 atoms, 1 and 2 threads, side by side in one process: every repeat
+For 500, 4,000 and 32,000 atoms, 1 and 2 threads (and, one thread, the same crystals with the
+atoms numbered in random order, as after long MD of a liquid), side by side in one process: every repeat
 calls each code once, in a rotating order, and the table gives the median wall time and the
 median CPU time of the process (user + system, all threads) per call. Raw calls, positions
 already in each library's input format, outputs i, j and integer shifts S:
@@ -137,6 +138,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", default="1,2")
     p.add_argument("--cells", default="5,10,20", help="fcc unit cells per edge (4 atoms each)")
     p.add_argument("--million", action="store_true", help="also 10^6 atoms, one thread, subprocesses")
+    p.add_argument("--shuffled", action=argparse.BooleanOptionalAction, default=True,
+                   help="also each size with the atoms numbered in random order (one thread)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--n-cells", type=int, default=63, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -152,13 +155,15 @@ def main(argv=None) -> int:
     mlip.ops.require()
     rows = []
     for n_cells in [int(c) for c in args.cells.split(",")]:
-        atoms = fcc_copper(n_cells)
-        for nt in threads:
+        ordered = fcc_copper(n_cells)
+        shuffled = ordered[np.random.default_rng(0).permutation(len(ordered))]
+        runs = [(ordered, nt, "") for nt in threads] + ([(shuffled, 1, " random order")] if args.shuffled else [])
+        for atoms, nt, label in runs:
             torch.set_num_threads(nt)
             res = interleaved(callables(atoms, args.cutoff, nt), args.repeats)
             counts = {v[2] for v in res.values()}
             assert len(counts) == 1, f"pair counts differ: {res}"
-            rows.append({"atoms": len(atoms), "threads": nt, "pairs": counts.pop(), **res})
+            rows.append({"atoms": f"{len(atoms)}{label}", "threads": nt, "pairs": counts.pop(), **res})
             print(f"[bench] {rows[-1]}", file=sys.stderr, flush=True)
     load = os.getloadavg()
     print(f"# Neighbour list, fcc Cu, cutoff {args.cutoff} Å, full list: median ms per call, wall (CPU)\n")
