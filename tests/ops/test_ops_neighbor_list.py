@@ -35,7 +35,14 @@ def _bulk_cases():
     tri = ase.build.bulk("Cu", "fcc", a=3.61).repeat((5, 4, 3))  # primitive triclinic cell
     tri.rattle(0.1, seed=2)
     water = ase.Atoms("OH2" * 20, positions=np.random.default_rng(3).random((60, 3)) * 9.0, cell=[9.0] * 3, pbc=True)
-    return [("cu256", cu, 5.0), ("cu_primitive60", tri, 4.5), ("random60", water, 3.0)]
+    big_tri = ase.build.bulk("Cu", "fcc", a=3.61).repeat((8, 8, 8))  # triclinic, planes > 2 cutoffs apart
+    big_tri.rattle(0.1, seed=6)
+    slab = ase.build.fcc111("Cu", (6, 6, 4), vacuum=6.0)  # open along z
+    slab.rattle(0.05, seed=7)
+    cluster = cu.copy()  # no periodic axis
+    cluster.pbc = False
+    return [("cu256", cu, 5.0), ("cu_primitive60", tri, 4.5), ("random60", water, 3.0),
+            ("cu_primitive512", big_tri, 5.0), ("slab144", slab, 5.0), ("cluster256", cluster, 5.0)]
 
 
 @pytest.mark.parametrize("name,atoms,cutoff", _bulk_cases(), ids=[c[0] for c in _bulk_cases()])
