@@ -38,6 +38,8 @@ namespace {
 
 using namespace nl_cpu;
 
+constexpr int64_t kUnpackEdges = int64_t(1) << 18;  // edges per thread of the in-order unpack, at least
+
 inline void unpack(uint64_t key, int64_t* j, int64_t* s) {
   *j = static_cast<int64_t>(key >> 24);
   s[0] = static_cast<int64_t>((key >> 16) & 0xff) - 128;
@@ -105,7 +107,7 @@ void scatter_fill(const SystemOut& so, const Placement& place, Scatter& sc, cons
     TORCH_CHECK(sc.pos[(R - 1) * n + a] == first[lo + a + 1],
                 "mlip::neighbor_list: internal error: asymmetric neighbour search (please report)");
   // ... then are unpacked in place, in order
-  at::parallel_for(e_begin, e_end, 32768, [&](int64_t eb, int64_t ee) {
+  at::parallel_for(e_begin, e_end, kUnpackEdges, [&](int64_t eb, int64_t ee) {
     for (int64_t e = eb; e < ee; ++e) unpack(static_cast<uint64_t>(jj[e]), jj + e, ss + 3 * e);
   });
 }
