@@ -293,9 +293,38 @@ def figure_accuracy_vs_peers(out_dir: str) -> str:
     return _save(fig, out_dir, "accuracy_vs_peers.png")
 
 
+# -- molecular potential: harmonic frequencies vs B3LYP ---------------------------------------
+def figure_frequencies(out_dir: str) -> str:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = _load_json("potentials", "ethanol-b3lyp-xtb", "validation.json")
+    w = data["wavenumbers_cm-1"]
+    dft = np.array(w["dft"])
+    x = np.arange(1, dft.size + 1)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for values, label, color, dx in ((w["xtb"], "GFN2-xTB alone", "#fdae6b", -0.2),
+                                     (w["model"], "ethanol-b3lyp-xtb (Δ on xTB)", "#3182bd", 0.2)):
+        ax.bar(x + dx, 100.0 * (np.array(values) / dft - 1.0), 0.4, label=label, color=color)
+    ax.axhspan(-2.0, 2.0, color="0.9", zorder=0, label="±2 % goal")
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    ax.set_xticks(x, [f"{v:.0f}" for v in dft], rotation=90, fontsize=7)
+    ax.set_xlabel("B3LYP/def2-SVP harmonic wavenumber (cm⁻¹), modes in ascending order")
+    ax.set_ylabel("error vs B3LYP (%)")
+    ax.set_ylim(-8, 5.5)
+    ax.annotate("xTB mode 1: −21.9 %", (1, -8), xytext=(1.6, -7.3), fontsize=7)
+    m, xt = data["model_vs_dft"], data["xtb_vs_dft"]
+    ax.set_title(f"Ethanol frequencies: model MAE {m['mae_cm-1']:.1f} cm⁻¹ ({m['n_modes_within_2pct']}/{m['n_modes']} "
+                 f"within 2 %), GFN2-xTB {xt['mae_cm-1']:.1f} cm⁻¹ ({xt['n_modes_within_2pct']}/{xt['n_modes']})", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", ncol=3)
+    fig.tight_layout()
+    return _save(fig, out_dir, "frequencies.png")
+
+
 FIGURES: Dict[str, Callable[[str], str]] = {
     "speed": figure_speed, "learning_curves": figure_learning_curves, "coulomb": figure_coulomb,
-    "drift": figure_drift, "validation": figure_validation, "accuracy_vs_peers": figure_accuracy_vs_peers,
+    "drift": figure_drift, "validation": figure_validation, "frequencies": figure_frequencies,
+    "accuracy_vs_peers": figure_accuracy_vs_peers,
 }
 
 
