@@ -40,4 +40,10 @@ def render(result: dict) -> str:
         f"Machine: {result['machine']['note']}.",
         "",
     ]
+    if result.get("validation_curves"):
+        import curves
+
+        lines += ["Validation force error (meV/Å) after the same number of epochs, from each code's own log "
+                  "(each logs a different statistic; see curves.py):", ""]
+        lines += curves.render(result["validation_curves"]) + [""]
     return "\n".join(lines)

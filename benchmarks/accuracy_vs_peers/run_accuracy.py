@@ -201,7 +201,10 @@ def do_report(work: Path, out_stem: Path) -> dict:
         cfg = work / "configs" / {"mlip": "mlip.yaml", "nequip": "nequip.yaml", "mace": "mace_args.json"}[code]
         rows[code] = {"meta": json.loads(str(d["meta"])), "run": run, "errors": metrics.test_errors(pred, ref),
                       "config_used": cfg.read_text()}
-    result = {"dataset": split["dataset"], "split": split, "results": rows, "machine": machine_note()}
+    import curves
+
+    result = {"dataset": split["dataset"], "split": split, "results": rows, "machine": machine_note(),
+              "validation_curves": curves.learning_curves(work)}
     import report_md
 
     out_stem.parent.mkdir(parents=True, exist_ok=True)
