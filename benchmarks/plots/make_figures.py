@@ -287,8 +287,8 @@ def figure_accuracy_vs_peers(out_dir: str) -> str:
     axes[0].legend(fontsize=8)
     split = data.get("split", {})
     n_test = len(split.get("indices", {}).get("test", [])) or "?"
-    fig.suptitle(f"Test errors on {data.get('dataset', 'Cu EMT data')} ({n_test} test frames), same split and CPU "
-                 "budget for every code (lower is better)", fontsize=10)
+    fig.suptitle(f"Test errors on {data.get('dataset', 'Cu EMT data')} ({n_test} test frames), same split and "
+                 "wall-clock training budget for every code (lower is better)", fontsize=10)
     fig.tight_layout()
     return _save(fig, out_dir, "accuracy_vs_peers.png")
 
