@@ -125,6 +125,13 @@ def plot(results, path, n_frames):
     fig.savefig(path, dpi=120)
 
 
+def _write_json_atomic(path, obj):
+    """Write JSON to a temporary file, then rename: never a half-written results file."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", type=int, nargs="+", default=[25, 50, 100, 200, 400, 800])
@@ -155,13 +162,15 @@ def main():
             r = train_one(f"n{n_frames}_{mode}_{n}", data, n, mode, args)
             results["runs"].append(r)
             print(json.dumps(r), flush=True)
-            json.dump(results, open(out, "w"), indent=2)
+            _write_json_atomic(out, results)
             plot(results, out.replace(".json", ".png"), n_frames)
-    with open(out.replace(".json", ".csv"), "w") as f:
+    csv = out.replace(".json", ".csv")
+    with open(csv + ".tmp", "w") as f:
         f.write("mode,n_train,energy_mae_meV_per_atom,energy_rmse_meV_per_atom,forces_mae_meV_per_A,forces_rmse_meV_per_A,wall_s\n")
         for r in results["runs"]:
             f.write(f"{r['mode']},{r['n_train']},{r['energy_mae_meV/atom']:.3f},{r['energy_rmse_meV/atom']:.3f},"
                     f"{r['forces_mae_meV/A']:.2f},{r['forces_rmse_meV/A']:.2f},{r['wall_s']}\n")
+    os.replace(csv + ".tmp", csv)
 
 
 if __name__ == "__main__":
