@@ -1,7 +1,7 @@
 """The ``mlip`` command line: thin wrappers over the Python API.
 
     mlip train CONFIG.yaml [--resume]
-    mlip eval POTENTIAL DATA [--energy-key K --forces-key K --stress-key K --energy-unit U] [--plot PNG]
+    mlip eval POTENTIAL DATA [--index I] [--energy-key K --forces-key K --stress-key K --energy-unit U] [--plot PNG]
     mlip md --potential P --structure FILE [--ensemble nve|langevin|bussi|nose-hoover] ... (see mlip md -h)
     mlip export POTENTIAL --lammps OUT
     mlip list                      shipped potentials
@@ -44,14 +44,15 @@ def _eval(args) -> int:
 
     pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None)
     keys = DataKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key, energy_unit=args.energy_unit)
-    frames = read_frames(args.data, keys)
+    frames = read_frames(args.data, keys, index=args.index)
     from mlip.data import check_frame
 
     for f in frames:
         check_frame(f, pot.atomic_numbers)
     m = evaluate(pot, build_graphs(frames, pot.cutoff), args.batch_size, keep_values=True)
     values = m.pop("_values")
-    print(f"{args.data}: {len(frames)} frames, potential {args.potential}")
+    where = args.data if args.index == ":" else f"{args.data} [{args.index}]"
+    print(f"{where}: {len(frames)} frames, potential {args.potential}")
     print(f"{'quantity':<10}{'MAE':>12}{'RMSE':>12}  unit")
     for q, unit in (("energy", "meV/atom"), ("forces", "meV/A"), ("stress", "meV/A3")):
         if f"{q}_mae_{unit}" in m:
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--forces-key", default="forces")
     e.add_argument("--stress-key", default="stress")
     e.add_argument("--energy-unit", default="eV")
+    e.add_argument("--index", default=":", help="ASE index string of the frames to use, e.g. 900: (default: all)")
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--float64", action="store_true", help="evaluate in float64")
     e.add_argument("--plot", default=None, help="write a parity plot PNG here")

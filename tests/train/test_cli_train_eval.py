@@ -24,6 +24,10 @@ def test_train_then_eval_writes_table_and_parity_plot(emt_file, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "forces" in out.stdout and "meV/Å" in out.stdout
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    n_all = int(out.stdout.split(": ", 1)[1].split(" frames")[0])
+    out = _mlip("eval", tmp_path / "run" / "best.pt", emt_file, "--index", "2:")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"[2:]: {n_all - 2} frames" in out.stdout
 
 
 def test_cli_reports_config_errors_in_one_line(emt_file, tmp_path):
