@@ -141,6 +141,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--steps", type=int, default=3000, help="optimizer steps per run (epochs follow)")
     p.add_argument("--max-time-s", type=float, default=1200.0)
+    p.add_argument("--modes", nargs="+", default=["direct", "delta"], choices=["direct", "delta"])
     p.add_argument("--tag", default="")
     p.add_argument("--replot", default=None, help="only redraw the plot of this results JSON")
     args = p.parse_args()
@@ -158,8 +159,8 @@ def main():
                "n_valid": args.n_valid, "model": MODEL, "steps": args.steps, "batch_size": args.batch_size, "runs": []}
     results["xtb_only"] = baseline_only_errors(data, args)
     for n in sizes:
-        for mode in ("direct", "delta"):
-            r = train_one(f"n{n_frames}_{mode}_{n}", data, n, mode, args)
+        for mode in args.modes:
+            r = train_one(f"n{n_frames}{args.tag}_{mode}_{n}", data, n, mode, args)
             results["runs"].append(r)
             print(json.dumps(r), flush=True)
             _write_json_atomic(out, results)
