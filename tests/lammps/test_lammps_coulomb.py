@@ -4,6 +4,8 @@ sum for a finite ionic cluster, Ewald for periodic rock-salt-like cells, triclin
 and LAMMPS's energy, forces, global virial, per-atom energies and the sum of per-atom virials
 equal the Python potential to ~1e-10 relative (float64, random weights). On two MPI ranks, or in
 a box periodic along some directions only, pair_style mlip stops with a clear error."""
+import copy
+
 import ase
 import ase.build
 import numpy as np
@@ -121,6 +123,32 @@ def test_lammps_coulomb_equals_python_float64(name, exported, tmp_path):
     assert rel(got["atom_energy"], ref["atom_energy"]) < RTOL
     # per-atom virials (Coulomb part shared equally, a convention) sum to the global virial
     assert rel(got["atom_virial"].sum(0), ref["virial"]) < RTOL
+
+
+@pytest.mark.parametrize("name", ["cluster_charged", "rock_salt_charged", "triclinic"])
+def test_lammps_coulomb_float32_export_matches_python(name, exported, tmp_path):
+    """The same learned-charge model exported in float32: the Coulomb sum (direct or Ewald)
+    runs in float32 inside LAMMPS. Against the same model in float32 in Python (observed: energy
+    <= 2e-7, forces and virial <= 2e-6 relative) and against float64 (energy <= 1.1e-6, forces
+    and virial <= 5.3e-6)."""
+    make, boundary, charge, model = CASES[name]
+    pot, _ = exported[model]
+    path = export_lammps(pot, tmp_path / "coulomb32.pt", dtype=torch.float32)
+    assert read_lammps_metadata(path)["dtype"] == "float32"
+    atoms = make()
+    got = lh.single_point(atoms, path, ELEMENTS, tmp_path, pair_style=f"mlip total_charge {charge}", boundary=boundary)
+    ref = python_reference(pot, atoms, charge)
+    ref32 = python_reference(copy.deepcopy(pot).to(torch.float32), atoms, charge)
+    # against the same model in float32 in Python: float32 round-off of two summation orders
+    assert abs(got["energy"] - ref32["energy"]) <= 1e-6 * max(1.0, abs(ref["energy"]))
+    assert rel(got["forces"], ref32["forces"]) < 1e-4
+    assert rel(got["virial"], ref32["virial"]) < 1e-4
+    # against float64: the float32 error of the whole model (network + Ewald)
+    assert abs(got["energy"] - ref["energy"]) <= 1e-5 * max(1.0, abs(ref["energy"]))
+    assert rel(got["forces"], ref["forces"]) < 1e-4
+    assert rel(got["virial"], ref["virial"]) < 1e-4
+    # and it is float32, not float64 in disguise
+    assert rel(got["forces"], ref["forces"]) > 1e-12
 
 
 def test_total_charge_reaches_the_charge_head_in_lammps(exported, tmp_path):
