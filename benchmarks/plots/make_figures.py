@@ -120,13 +120,21 @@ def figure_learning_curves(out_dir: str) -> str:
     from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     data = _load_json("benchmarks", "delta_learning", "results", "learning_curves.json")
+    long_runs = []  # the same runs with 4x the optimiser steps at the large sizes, where present
+    for name in ("learning_curves_40k_direct.json", "learning_curves_40k_delta.json", "learning_curves_800_40k.json"):
+        if os.path.exists(_path("benchmarks", "delta_learning", "results", name)):
+            long_runs += _load_json("benchmarks", "delta_learning", "results", name)["runs"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     quantities = (("energy_mae_meV/atom", "energy MAE (meV/atom)"), ("forces_mae_meV/A", "force MAE (meV/Å)"))
     styles = {"direct": ("direct (learn DFT)", "o-", "#e6550d"), "delta": ("Δ on GFN2-xTB", "s-", "#3182bd")}
     for ax, (key, label) in zip(axes, quantities):
         for mode, (name, marker, color) in styles.items():
             runs = sorted((r for r in data["runs"] if r["mode"] == mode), key=lambda r: r["n_train"])
-            ax.plot([r["n_train"] for r in runs], [r[key] for r in runs], marker, color=color, label=name)
+            ax.plot([r["n_train"] for r in runs], [r[key] for r in runs], marker, color=color, label=name + ", 10k steps")
+            long = sorted((r for r in long_runs if r["mode"] == mode), key=lambda r: r["n_train"])
+            if long:
+                ax.plot([r["n_train"] for r in long], [r[key] for r in long], marker[0] + ":", color=color,
+                        markerfacecolor="white", label=name + ", 40k steps")
         ax.set_xscale("log")
         ax.set_yscale("log")
         n_train = sorted({r["n_train"] for r in data["runs"]})
