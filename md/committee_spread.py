@@ -18,6 +18,7 @@ from torch import Tensor
 from mlip.errors import SimulationError
 
 from md import neighbor_cache
+from md.forcefield import in_forcefield_dtype
 
 
 class Spread(NamedTuple):
@@ -46,12 +47,8 @@ def spread_at(forcefield, state) -> Spread:
     """The committee spread at ``state.system.positions`` (edges from the state's neighbour
     cache, which is valid at those positions). Raises SimulationError if the force field
     declares a committee but returns no spread."""
-    system = state.system
-    edges = neighbor_cache.within_cutoff(state.neighbors, system)
-    ff_dtype = getattr(forcefield, "dtype", None)
-    if isinstance(ff_dtype, torch.dtype) and ff_dtype != system.positions.dtype:
-        system = system._replace(positions=system.positions.to(ff_dtype), cell=system.cell.to(ff_dtype))
-    prediction = forcefield(system, edges, False, compute_spread=True)
+    edges = neighbor_cache.within_cutoff(state.neighbors, state.system)
+    prediction = forcefield(in_forcefield_dtype(forcefield, state.system), edges, False, compute_spread=True)
     energy_std, forces_std = prediction.energy_std, prediction.forces_std
     if energy_std is None or forces_std is None:
         raise SimulationError(

@@ -63,6 +63,15 @@ def known_atomic_numbers(forcefield: ForceField) -> Optional[Sequence[int]]:
     return [int(z) for z in known]
 
 
+def in_forcefield_dtype(forcefield: ForceField, system: System) -> System:
+    """``system`` with positions and cell cast to the force field's declared ``dtype`` (if it
+    declares one and it differs); md keeps its own state in its own dtype."""
+    ff_dtype = getattr(forcefield, "dtype", None)
+    if isinstance(ff_dtype, torch.dtype) and ff_dtype != system.positions.dtype:
+        return system._replace(positions=system.positions.to(ff_dtype), cell=system.cell.to(ff_dtype))
+    return system
+
+
 def evaluate(forcefield: ForceField, system: System, neighbors: NeighborState,
              compute_stress: bool = False) -> Evaluation:
     """Energy (eV), forces (eV/Å) and optionally stress (eV/Å^3) at ``system.positions``.
@@ -72,11 +81,7 @@ def evaluate(forcefield: ForceField, system: System, neighbors: NeighborState,
     """
     edges, neighbors = neighbor_cache.update(neighbors, system)
     dtype = system.positions.dtype
-    ff_dtype = getattr(forcefield, "dtype", None)
-    call_system = system
-    if isinstance(ff_dtype, torch.dtype) and ff_dtype != dtype:
-        call_system = system._replace(positions=system.positions.to(ff_dtype),
-                                      cell=system.cell.to(ff_dtype))
+    call_system = in_forcefield_dtype(forcefield, system)
     want_stress = bool(compute_stress) and bool(system.pbc.all())
     prediction = forcefield(call_system, edges, want_stress)
     energy = prediction.energy.detach().to(dtype).sum()

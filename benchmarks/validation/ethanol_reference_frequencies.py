@@ -16,12 +16,13 @@ optimised geometries Å, energies eV).
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 import time
 
 import numpy as np
+
+from atomic_json import write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -87,10 +88,7 @@ def main() -> int:
     out["xtb"] = analyse("GFN2-xTB", data.xtb_labels, vib)
     out["dft"] = analyse("B3LYP/def2-SVP", data.dft_labels, vib)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    tmp = OUT + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(out, f, indent=1)
-    os.replace(tmp, OUT)
+    write_json(OUT, out, indent=1)
     print(f"wrote {OUT}")
     return 0
 

@@ -20,6 +20,8 @@ import torch
 
 import mlip
 
+from atomic_json import write_json
+
 
 def sha256(path: str) -> str:
     h = hashlib.sha256()
@@ -70,9 +72,7 @@ def main(argv=None) -> int:
     if args.test_metrics:
         meta["test_metrics"] = json.load(open(args.test_metrics))
     meta_path = os.path.join(args.folder, "metadata.json")
-    with open(meta_path + ".tmp", "w") as f:
-        json.dump(meta, f, indent=2, default=str)
-    os.replace(meta_path + ".tmp", meta_path)
+    write_json(meta_path, meta)
     print(f"packaged {dest} ({os.path.getsize(dest) / 1024:.0f} KiB), {len(refs)} reference structures")
     return 0
 

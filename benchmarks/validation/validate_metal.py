@@ -13,8 +13,6 @@ with standard errors from 4 blocks; RMS difference of g(r)).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
 import ase.build
@@ -27,6 +25,8 @@ import md
 import mlip
 from mlip.types import Prediction
 from mlip.units import EV_PER_A3_IN_GPA
+
+from atomic_json import write_json
 
 
 class AseForceField:
@@ -170,10 +170,7 @@ def main(argv=None) -> int:
         print(f"  standard error of {key}: EMT {err['EMT'][key]:.4f}, mlip {err['mlip'][key]:.4f} (4 blocks)")
     print(f"liquid g(r) RMS difference (2000 K): {res['rdf_rms_difference']:.4f}")
     if args.output:
-        tmp = args.output + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(res, f, indent=2)
-        os.replace(tmp, args.output)
+        write_json(args.output, res)
     return 0
 
 

@@ -26,6 +26,8 @@ from ase.optimize import BFGS
 import mlip
 from mlip.vibrations import atoms_hessian, compare, harmonic_wavenumbers
 
+from atomic_json import write_json
+
 FMAX_EV_A = 1e-3
 STEP_A = 0.005
 
@@ -84,10 +86,7 @@ def main(argv=None) -> int:
               f"max |rel| {100 * r['max_abs_rel_error']:.2f} %, {r['n_modes_within_2pct']}/{r['n_modes']} modes within 2 %")
     print(f"geometry RMSD to the B3LYP minimum: {rmsd:.4f} Å")
     if args.output:
-        tmp = args.output + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, args.output)
+        write_json(args.output, result, indent=1)
     return 0
 
 

@@ -8,13 +8,14 @@ keeps them unwrapped). Units of what is written: see each subclass.
 """
 from __future__ import annotations
 
+import abc
 import os
 from typing import Any, Dict, List, Optional
 
 from md.reporters.base import Reporter, RunContext, check_interval
 
 
-class TrajectoryWriter(Reporter):
+class TrajectoryWriter(Reporter, abc.ABC):
     """Base of the trajectory reporters.
 
     Args:
@@ -39,14 +40,14 @@ class TrajectoryWriter(Reporter):
         self._resume: Optional[Dict[str, Any]] = None
 
     # -- subclass hooks -----------------------------------------------------------------
+    @abc.abstractmethod
     def _open(self, state, resume: Optional[Dict[str, Any]]) -> None:
         """Set ``self._handle``: a new file, or (``resume`` = the checkpoint's state dict)
         the existing file cut back to the frames the checkpoint knew about, for appending."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _write_frame(self, state) -> None:
         """Write ``state`` as one frame to ``self._handle`` and flush it."""
-        raise NotImplementedError
 
     # -- shared logic -------------------------------------------------------------------
     def _is_new(self, state) -> bool:
