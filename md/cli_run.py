@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import torch
 
 from mlip.errors import BackendUnavailableError, ConfigError, InvalidSystemError
+from mlip.neighbor_list import resolve_backend as resolve_neighbor_backend
 
 from md.checkpoint import load_checkpoint, read_checkpoint
 from md.config import MDConfig, config_from_mapping, load_config_values
@@ -255,6 +256,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--restart", help="checkpoint file or output directory to continue from")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--backend", help="kernels of the potential: auto (default: native when the op "
+                                          "library is built, else reference), native or reference")
     parser.add_argument("--dtype", help="float64 (default) or float32: precision of the MD state")
     parser.add_argument("--config", dest="config_path", help="YAML file with any md settings (flags win)")
     parser.add_argument("--max-forces-std", dest="max_forces_std_eV_per_A", type=float,
@@ -267,7 +270,7 @@ def main_from_namespace(args, load_potential=None) -> int:
 
     Args:
         args: namespace from a parser set up by :func:`add_arguments`.
-        load_potential: ``f(path, device=..., dtype=...) -> force field`` that loads
+        load_potential: ``f(path, device=..., backend=...) -> force field`` that loads
             ``--potential`` (the CLI passes :func:`mlip.potential.load_potential`; md itself
             never imports model code).
     """
@@ -281,7 +284,8 @@ def main_from_namespace(args, load_potential=None) -> int:
             raise ConfigError("this entry point was called without a potential loader; call "
                               "main_from_namespace(args, load_potential=mlip.potential.load_potential)")
         # a file or a shipped potential's name: the loader decides and names what is wrong
-        forcefield = load_potential(potential, device=args.device or "cpu")
+        forcefield = load_potential(potential, device=args.device or "cpu", backend=getattr(args, "backend", None) or "auto")
+        print(f"md: potential {potential}: {forcefield!r}; neighbour list {resolve_neighbor_backend('auto')}")
     result = run_from_args(forcefield, args.structure, args.ensemble, args.temperature_K, args.timestep_fs,
                            args.steps, args.output_dir, args.restart, args.seed, args.device, args.dtype,
                            getattr(args, "config_path", None),

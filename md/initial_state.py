@@ -53,7 +53,7 @@ def initial_state(structure, forcefield: ForceField, temperature_K: float = 0.0,
                   fixed: Union[None, Sequence[int], Tensor] = None, skin_A: float = DEFAULT_SKIN_A,
                   remove_com: bool = True, dtype: torch.dtype = torch.float64,
                   device: Union[str, torch.device] = "cpu",
-                  neighbor_backend: str = "matscipy", total_charge_e: Optional[float] = None) -> State:
+                  neighbor_backend: str = "auto", total_charge_e: Optional[float] = None) -> State:
     """Positions, Maxwell–Boltzmann velocities at ``temperature_K`` and the first forces.
 
     Args:
@@ -71,7 +71,8 @@ def initial_state(structure, forcefield: ForceField, temperature_K: float = 0.0,
             when momentum is conserved: no fixed atoms and a translation-invariant force field).
         dtype: floating-point type of the state (float64 by default).
         device: torch device of the state.
-        neighbor_backend: backend of :func:`mlip.neighbor_list.neighbor_list`.
+        neighbor_backend: backend of :func:`mlip.neighbor_list.neighbor_list` ("auto": the
+            native cell list when the op library is loaded, else matscipy; same edges either way).
         total_charge_e: total charge of the structure, e (overrides the structure's own: an
             ``ase.Atoms``' ``info["total_charge"]`` / ``info["charge"]`` / initial charges, or a
             ``System``'s ``total_charge``); None keeps the structure's (neutral if none is

@@ -64,7 +64,7 @@ def squared_lengths(vectors: Tensor) -> Tensor:
 
 
 def build(system: System, cutoff_A: float, skin_A: float, n_builds: int = 0,
-          backend: str = "matscipy") -> NeighborState:
+          backend: str = "auto") -> NeighborState:
     """Build the cached list at ``system.positions`` with radius cutoff + skin (Å)."""
     if not cutoff_A >= 0.0:
         raise ConfigError(f"the force field cutoff must be >= 0 Å, got {cutoff_A}")

@@ -19,6 +19,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 
 from mlip.ase_bridge import stated_total_charge, system_from_atoms
 from mlip.neighbor_list import neighbor_list
+from mlip.neighbor_list import resolve_backend as resolve_neighbor_backend
 from mlip.potential import Potential, load_potential
 from mlip.validation import check_min_distance, validate_system
 
@@ -41,7 +42,11 @@ class MLIPCalculator(Calculator):
         potential_or_path: a :class:`~mlip.potential.Potential`, a file path, or a shipped name.
         device: torch device for evaluation ("cpu", "cuda").
         dtype: evaluate in this dtype (default: the potential's).
-        neighbor_backend: neighbour-list backend (see :func:`mlip.neighbor_list`).
+        neighbor_backend: neighbour-list backend: "auto" (native when the op library is
+            loaded, else matscipy), "native", "matscipy" or "reference" (:func:`mlip.neighbor_list`).
+        backend: model kernels, "auto", "native" or "reference" (:mod:`mlip.backends`). A path
+            or shipped name is loaded with it ("auto" when None); a Potential object is switched
+            to it in place, or kept as it is when None.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "charges"]
@@ -51,16 +56,19 @@ class MLIPCalculator(Calculator):
         potential_or_path: Union[Potential, str, os.PathLike],
         device: Union[str, torch.device] = "cpu",
         dtype: Optional[torch.dtype] = None,
-        neighbor_backend: str = "matscipy",
+        neighbor_backend: str = "auto",
+        backend: Optional[str] = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if isinstance(potential_or_path, Potential):
             pot = potential_or_path.to(device=device, dtype=dtype or potential_or_path.dtype)
+            if backend is not None:
+                pot.set_backend(backend)
         else:
-            pot = load_potential(potential_or_path, device=device, dtype=dtype)
+            pot = load_potential(potential_or_path, device=device, dtype=dtype, backend=backend or "auto")
         self.potential = pot.eval()
-        self.neighbor_backend = neighbor_backend
+        self.neighbor_backend = resolve_neighbor_backend(neighbor_backend)
         #: the total charge (e) of the last calculation (ASE does not track ``atoms.info``)
         self._total_charge: Optional[float] = None
 

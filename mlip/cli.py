@@ -42,7 +42,7 @@ def _eval(args) -> int:
     from mlip.train.metrics import evaluate
     from mlip.train.parity_plot import write_parity_plot
 
-    pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None)
+    pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None, backend=args.backend)
     keys = DataKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key, energy_unit=args.energy_unit)
     frames = read_frames(args.data, keys, index=args.index)
     from mlip.data import check_frame
@@ -74,8 +74,10 @@ def _export(args) -> int:
     from mlip.export import export_lammps
     from mlip.potential import load_potential
 
-    out = export_lammps(load_potential(args.potential), args.lammps)
-    print(f"LAMMPS model written: {out}")
+    pot = load_potential(args.potential, backend=args.backend)
+    out = export_lammps(pot, args.lammps)
+    needs = "needs the op library in LAMMPS (pair_style mlip ... ops PATH)" if pot.backend == "native" else "plain libtorch, no op library needed"
+    print(f"LAMMPS model written: {out} ({pot.backend} kernels: {needs})")
     return 0
 
 
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--float64", action="store_true", help="evaluate in float64")
     e.add_argument("--plot", default=None, help="write a parity plot PNG here")
+    e.add_argument("--backend", default="auto", choices=("auto", "native", "reference"), help="model kernels (default auto)")
     e.set_defaults(func=_eval)
     m = sub.add_parser("md", help="run molecular dynamics with a potential")
     try:
@@ -117,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="export a potential for LAMMPS (pair_style mlip)")
     x.add_argument("potential")
     x.add_argument("--lammps", required=True, help="output model file")
+    x.add_argument("--backend", default="reference", choices=("auto", "native", "reference"),
+                   help="kernels baked into the exported model: reference (default; plain libtorch) or native "
+                        "(faster; LAMMPS must load the op library)")
     x.set_defaults(func=_export)
     ls = sub.add_parser("list", help="list shipped potentials")
     ls.set_defaults(func=_list)

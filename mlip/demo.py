@@ -31,6 +31,7 @@ def _print_table(path: str, title: str) -> None:
 
 def main(argv=None) -> int:
     import md
+    from mlip.backends import native_unavailable_reason
     from mlip.errors import MLIPError
     from mlip.potential import load_potential
 
@@ -41,9 +42,11 @@ def main(argv=None) -> int:
     p.add_argument("--nve-steps", type=int, default=300)
     p.add_argument("--timestep-fs", type=float, default=2.0)
     p.add_argument("--temperature-K", type=float, default=300.0)
+    p.add_argument("--backend", default="auto", choices=("auto", "native", "reference"),
+                   help="model kernels (default auto: native when the op library is built)")
     args = p.parse_args(argv)
     try:
-        potential = load_potential(args.potential)
+        potential = load_potential(args.potential, backend=args.backend)
     except MLIPError as exc:
         print(f"mlip.demo: error: {exc}", file=sys.stderr)
         return 2
@@ -51,7 +54,8 @@ def main(argv=None) -> int:
     os.makedirs(out, exist_ok=True)
     atoms = ase.build.bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)  # 108 atoms
     print(f"mlip demo: {len(atoms)} Cu atoms, potential {args.potential!r} "
-          f"(elements {list(potential.elements)}, cutoff {potential.cutoff} Å, {potential.dtype})")
+          f"(elements {list(potential.elements)}, cutoff {potential.cutoff} Å, {potential.dtype}, "
+          f"{potential.backend} kernels{'' if potential.backend == 'native' else ': ' + native_unavailable_reason()})")
     start = time.perf_counter()
     state = md.initial_state(atoms, potential, temperature_K=2 * args.temperature_K, seed=0, dtype=torch.float64)
     nvt = md.make_integrator("langevin", args.timestep_fs, args.temperature_K)

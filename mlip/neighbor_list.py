@@ -5,10 +5,11 @@ integer image shift) and is sorted by (receiver, sender, shift) so results are d
 Distances are recomputed downstream by differentiable torch ops
 (:func:`mlip.types.edge_vectors`).
 
-Backends:
-    ``"matscipy"`` (default on CPU): matscipy's C cell-list, per system of the batch.
-    ``"reference"``: an O(N^2 · images) pure-torch implementation, for tests and tiny systems.
-    ``"native"`` is added by the kernel library (mlip.ops) when it is built.
+Backends (all give the same list, in the same order):
+    ``"auto"`` (default): ``"native"`` when the compiled op library is loaded, else ``"matscipy"``.
+    ``"native"``: the cell list of the op library (mlip.ops, ``make ops``); an error if not built.
+    ``"matscipy"``: matscipy's C cell-list, per system of the batch.
+    ``"reference"``: an O(N^2 · images) numpy implementation, for tests and tiny systems.
 
 Periodic, non-periodic and mixed boundary conditions, triclinic cells and cells smaller than
 the cutoff (many images) are supported.
@@ -25,15 +26,29 @@ from mlip.errors import BackendUnavailableError, InvalidSystemError
 from mlip.types import Edges, System
 
 BACKENDS = ("matscipy", "reference")
+#: every value ``neighbor_list(backend=...)`` accepts
+ALL_BACKENDS = ("auto", "native") + BACKENDS
 
 
-def neighbor_list(system: System, cutoff: float, backend: str = "matscipy") -> Edges:
+def resolve_backend(backend: str) -> str:
+    """The concrete backend ``"auto"`` stands for here (``"native"`` when the op library is
+    loaded, else ``"matscipy"``); other names are returned unchanged after a check."""
+    if backend == "auto":
+        from mlip.ops._library import available
+
+        return "native" if available() else "matscipy"
+    if backend not in ALL_BACKENDS:
+        raise BackendUnavailableError(f"unknown neighbour-list backend {backend!r}; choose one of {ALL_BACKENDS}")
+    return backend
+
+
+def neighbor_list(system: System, cutoff: float, backend: str = "auto") -> Edges:
     """All pairs (i, j, image) with |r_ij| < ``cutoff`` (Å), excluding i == j in the same image.
 
     Args:
         system: batched structures; atoms never pair across systems.
         cutoff: interaction radius, Å (> 0).
-        backend: ``"matscipy"`` or ``"reference"`` (see module docstring).
+        backend: ``"auto"``, ``"native"``, ``"matscipy"`` or ``"reference"`` (module docstring).
 
     Returns:
         ``Edges`` on the device of ``system.positions``, sorted by (i, j, shift).
@@ -47,14 +62,11 @@ def neighbor_list(system: System, cutoff: float, backend: str = "matscipy") -> E
     """
     if not (cutoff > 0 and math.isfinite(cutoff)):
         raise InvalidSystemError(f"cutoff must be a positive finite number of Å, got {cutoff}")
+    backend = resolve_backend(backend)
     if backend == "native":
-        from mlip.ops import native_neighbor_list  # raises BackendUnavailableError if not built
+        from mlip.ops.neighbor_list import native_neighbor_list  # raises BackendUnavailableError if not built
 
         return native_neighbor_list(system, cutoff)
-    if backend not in BACKENDS:
-        raise BackendUnavailableError(
-            f"unknown neighbour-list backend {backend!r}; choose one of {BACKENDS + ('native',)}"
-        )
     device = system.positions.device
     pos = system.positions.detach().cpu().double().numpy()
     cell = system.cell.detach().cpu().double().numpy()

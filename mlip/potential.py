@@ -27,11 +27,13 @@ from typing import Any, Dict, List, Optional, Union
 import torch
 from torch import nn
 
+from mlip.backends import resolve_model_backend
 from mlip.errors import ConfigError, PotentialFileError
 from mlip.models.committee import CommitteeMean
 from mlip.models.config import ModelConfig
 from mlip.models.equivariant import EquivariantModel
 from mlip.models.force_model import ForceModel
+from mlip.nn.interaction import InteractionBlock
 from mlip.physics.charges import INITIAL_CHARGE_SCALE
 from mlip.types import Edges, Prediction, System
 
@@ -139,6 +141,33 @@ class Potential(nn.Module):
         f = torch.stack(forces)
         return e.std(dim=0, unbiased=False), f.var(dim=0, unbiased=False).sum(dim=1).sqrt()
 
+    def set_backend(self, backend: str = "auto") -> "Potential":
+        """Choose the kernels that evaluate this potential, in place (like ``.to()``), and
+        return it: "auto" (native when the op library is loaded, else reference), "native"
+        (an error naming the fix when it is missing) or "reference". Weights, outputs (to
+        rounding) and saved files do not depend on it; see :mod:`mlip.backends`."""
+        concrete = resolve_model_backend(backend)
+        for module in self.modules():
+            if isinstance(module, InteractionBlock):
+                module.set_backend(concrete)
+        return self
+
+    @property
+    def backend(self) -> str:
+        """The kernels in use: "native" or "reference" (of the learned model and any frozen
+        potential baseline, which always share one backend)."""
+        blocks = [m for m in self.modules() if isinstance(m, InteractionBlock)]
+        return blocks[0].backend if blocks else "reference"
+
+    def __repr__(self) -> str:
+        extra = f", committee_size={self.committee_size}" if self.committee_size > 1 else ""
+        base = [s.get("kind", "?") for s in self.baseline_specs] + ([self.external.spec.get("kind", "ase")] if self.external else [])
+        extra += f", baselines={base}" if base else ""
+        return (
+            f"Potential(elements={list(self.elements)}, cutoff_A={self.cutoff:g}, dtype={str(self.dtype).replace('torch.', '')}, "
+            f"device={self.device}, backend={self.backend!r}{extra})"
+        )
+
     @property
     def dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
@@ -221,12 +250,29 @@ class Potential(nn.Module):
         try:
             with os.fdopen(fd, "wb") as f:
                 torch.save(payload, f)
+                f.flush()
+                os.fsync(f.fileno())  # the bytes are on disk before the name points at them
             os.replace(tmp, path)
+            _fsync_dir(path.parent)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
         return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every filesystem allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def build_potential(
@@ -238,6 +284,7 @@ def build_potential(
     committee_size: int = 1,
     baselines: Optional[List[Dict[str, Any]]] = None,
     load_weights: bool = True,
+    backend: str = "auto",
 ) -> Potential:
     """A freshly initialised potential (weights N(0, 1) from a local ``torch.Generator(seed)``;
     per-element scale 1 and shift 0 eV). Never touches the global RNG or default dtype.
@@ -246,6 +293,8 @@ def build_potential(
     learned one, e.g. ``[{"kind": "zbl"}, {"kind": "ase", "calculator": "gfn2-xtb"}]``.
     ``load_weights=False`` builds a frozen-potential baseline's architecture only (its weights
     then come from a state dict, as in :func:`load_potential`).
+    ``backend``: "auto" (default), "native" or "reference" kernels (:mod:`mlip.backends`);
+    change it later with :meth:`Potential.set_backend`.
 
     Example:
         >>> pot = build_potential(ModelConfig(elements=("Cu",), cutoff=4.0, channels=8, n_layers=2))
@@ -256,7 +305,8 @@ def build_potential(
         raise PotentialFileError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     if committee_size < 1:
         raise PotentialFileError(f"committee_size must be >= 1, got {committee_size}")
-    learned = EquivariantModel(config) if committee_size == 1 else CommitteeMean([EquivariantModel(config) for _ in range(committee_size)])
+    kernels = resolve_model_backend(backend)
+    learned = EquivariantModel(config, kernels) if committee_size == 1 else CommitteeMean([EquivariantModel(config, kernels) for _ in range(committee_size)])
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         for name, p in learned.named_parameters():
@@ -274,7 +324,7 @@ def build_potential(
 
         terms, specs, external = build_baselines(baselines, config.atomic_numbers, load_weights)
     model = ForceModel([learned] + terms)
-    return Potential(config, model, info, specs, external).to(device=device, dtype=dtype)
+    return Potential(config, model, info, specs, external).to(device=device, dtype=dtype).set_backend(kernels)
 
 
 def _cast(system: System, dtype: torch.dtype, device: torch.device) -> System:
@@ -297,7 +347,10 @@ def _fail(path, why: str) -> PotentialFileError:
 
 
 def load_potential(
-    path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu", dtype: Optional[torch.dtype] = None
+    path: Union[str, os.PathLike],
+    device: Union[str, torch.device] = "cpu",
+    dtype: Optional[torch.dtype] = None,
+    backend: str = "auto",
 ) -> Potential:
     """Load a potential file (or a shipped potential by name) with full metadata checks.
 
@@ -305,6 +358,9 @@ def load_potential(
         path: file path, or the name of a potential shipped in potentials/.
         device: where to put the weights.
         dtype: convert to this dtype (default: the dtype it was saved in).
+        backend: kernels that evaluate it: "auto" (native when the op library is loaded,
+            else reference), "native" or "reference" (:mod:`mlip.backends`). The file does
+            not fix it: a potential trained on native kernels runs on the reference and back.
 
     Raises:
         PotentialFileError: missing, corrupted, foreign, or inconsistent file.
@@ -335,8 +391,10 @@ def load_potential(
             raise _fail(p, f"metadata lacks {key!r}")
     if meta["units"] != UNITS:
         raise _fail(p, f"units {meta['units']} differ from mlip's {UNITS}")
+    config_dict = dict(meta["config"])
+    config_dict.pop("backend", None)  # files written before the backend left the config
     try:
-        config = ModelConfig.from_dict(dict(meta["config"]))
+        config = ModelConfig.from_dict(config_dict)
     except Exception as exc:
         raise _fail(p, f"invalid model config in metadata: {exc}") from exc
     if list(config.elements) != list(meta["elements"]) or list(config.atomic_numbers) != list(meta["atomic_numbers"]):
@@ -354,7 +412,7 @@ def load_potential(
     try:
         pot = build_potential(
             config, dtype=saved_dtype, info=meta.get("info") or {}, committee_size=committee_size,
-            baselines=baselines + ([external] if external else []), load_weights=False,
+            baselines=baselines + ([external] if external else []), load_weights=False, backend="reference",
         )
     except ConfigError as exc:
         raise _fail(p, f"invalid baseline in metadata: {exc}") from exc
@@ -373,4 +431,4 @@ def load_potential(
         if v.is_floating_point() and v.dtype != saved_dtype:
             raise _fail(p, f"weight {k} is {v.dtype} but metadata says {meta['dtype']}")
     pot.load_state_dict(state)
-    return pot.to(device=device, dtype=dtype or saved_dtype)
+    return pot.to(device=device, dtype=dtype or saved_dtype).set_backend(backend)

@@ -36,6 +36,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
+from mlip.backends import resolve_model_backend
 from mlip.errors import PotentialFileError
 from mlip.export.lammps_module import LammpsModel
 from mlip.export.lammps_terms import deploy_term, needs_box
@@ -67,6 +68,7 @@ def export_lammps(
     path: Union[str, os.PathLike],
     dtype: Optional[torch.dtype] = None,
     check: bool = True,
+    backend: str = "reference",
 ) -> Path:
     """Write ``potential`` as a TorchScript file for LAMMPS's ``pair_style mlip``.
 
@@ -76,6 +78,10 @@ def export_lammps(
         dtype: ``torch.float32`` or ``torch.float64`` (default: the potential's dtype).
         check: compare the compiled module with the eager potential on a small random cluster
             (energy, forces, virial) before writing; a mismatch raises :class:`ExportError`.
+        backend: kernels compiled into the file, whatever ``potential`` runs on now:
+            "reference" (default: plain libtorch, any LAMMPS build), "native" (the fused ops:
+            faster, LAMMPS must load the op library, ``pair_style mlip ... ops PATH``), or
+            "auto" (native when the op library is loaded here).
 
     Returns:
         The written path.
@@ -96,8 +102,11 @@ def export_lammps(
         >>> meta["elements"], meta["n_layers"], meta["receptive_field_A"]
         (['Cu'], 2, 8.0)
     """
+    kernels = resolve_model_backend(backend)
     if not isinstance(potential, Potential):
-        potential = load_potential(potential)
+        potential = load_potential(potential, backend=kernels)
+    elif potential.backend != kernels:
+        potential = copy.deepcopy(potential).set_backend(kernels)  # the caller's object stays as it is
     dtype = dtype or potential.dtype
     if dtype not in (torch.float32, torch.float64):
         raise ExportError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -163,9 +172,9 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
         "mlip_version": meta["mlip_version"],
         "created_utc": meta["created_utc"],
         "committee_size": meta.get("committee_size", 1),
-        # the model calls torch.ops.mlip.* (ModelConfig.backend="native"): LAMMPS must load the
-        # op library first (pair_style mlip ops /path/libmlip_ops.so)
-        "native_ops": getattr(potential.config, "backend", "reference") == "native",
+        # the model calls torch.ops.mlip.* (exported with backend "native"): LAMMPS must load
+        # the op library first (pair_style mlip ops /path/libmlip_ops.so)
+        "native_ops": potential.backend == "native",
         "config": meta["config"],
         "info": meta.get("info", {}),
     }

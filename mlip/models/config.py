@@ -16,10 +16,6 @@ from typing import Any, Dict, Tuple
 
 from mlip.errors import ConfigError
 
-#: Kernel backends of the model: pure-torch reference, or the compiled ops of mlip.ops.
-BACKENDS = ("reference", "native")
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """Hyper-parameters of the NequIP-style model.
@@ -36,8 +32,6 @@ class ModelConfig:
         parity: True = E(3)/O(3) equivariant (reflections too); False = SE(3) only (chiral).
         readout_hidden: width of the per-atom energy MLP.
         avg_num_neighbors: normalisation of the neighbour sum (set from training data).
-        backend: kernels of the tensor-product convolution: "reference" (pure torch) or
-            "native" (the compiled mlip.ops library; BackendUnavailableError when not built).
         long_range: "none", or "coulomb": a charge head on the final invariant scalars predicts
             per-atom charges (total charge per system exact) whose Coulomb energy, damped
             smoothly to zero inside ``cutoff``, is added (direct sum for finite systems, Ewald
@@ -58,7 +52,6 @@ class ModelConfig:
     parity: bool = True
     readout_hidden: int = 16
     avg_num_neighbors: float = 20.0
-    backend: str = "reference"
     long_range: str = "none"
     coulomb_tolerance: float = 1e-6
     coulomb_real_space_cutoff: float = 10.0
@@ -99,8 +92,6 @@ class ModelConfig:
             raise ConfigError(f"parity: expected true or false, got {self.parity!r}")
         if self.long_range not in ("none", "coulomb"):
             raise ConfigError(f"long_range: must be 'none' or 'coulomb', got {self.long_range!r}")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"backend: must be one of {list(BACKENDS)}, got {self.backend!r}")
 
     @property
     def atomic_numbers(self) -> Tuple[int, ...]:
@@ -121,6 +112,12 @@ class ModelConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"model config must be a mapping, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
+        if "backend" in d:
+            raise ConfigError(
+                "model config key 'backend' was removed: the kernels are chosen when a potential is "
+                "evaluated, not stored with it. Put `backend: auto|native|reference` in the `training:` "
+                "section of a training config, or pass backend= to mlip.load_potential / MLIPCalculator"
+            )
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"unknown model config key(s) {unknown}; valid keys: {sorted(known)}")

@@ -28,7 +28,9 @@ from mlip.types import Edges, System, edge_vectors
 class EquivariantModel(nn.Module):
     """Atomic energies (n_atoms,) in eV of a batched ``System`` given its ``Edges``."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, backend: str = "reference"):
+        """``backend``: "reference" or "native" tensor-product kernels (see :mod:`mlip.backends`;
+        resolve "auto" before calling). Switch later with :meth:`set_backend`."""
         super().__init__()
         self.cutoff = float(config.cutoff)
         self.l_max = int(config.l_max)
@@ -53,7 +55,7 @@ class EquivariantModel(nn.Module):
                     config.radial_layers,
                     config.avg_num_neighbors,
                     config.parity,
-                    backend=config.backend,
+                    backend=backend,
                 )
             )
         self.layers = nn.ModuleList(layers)
@@ -72,6 +74,18 @@ class EquivariantModel(nn.Module):
                 system, q, 0.0, self.cutoff, self.coulomb_tolerance, self.coulomb_real_space_cutoff
             )
         return energies
+
+    @torch.jit.unused
+    def set_backend(self, backend: str) -> None:
+        """Run the message passing on "native" or "reference" kernels (weights unchanged)."""
+        for layer in self.layers:
+            layer.set_backend(backend)
+
+    @property
+    @torch.jit.unused
+    def backend(self) -> str:
+        """"native" or "reference"."""
+        return self.layers[0].backend
 
     @torch.jit.unused
     def charges(self, system: System, edges: Edges) -> Tensor:

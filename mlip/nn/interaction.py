@@ -41,20 +41,30 @@ class InteractionBlock(nn.Module):
         self.d_in = (l_max_in + 1) ** 2
         self.d_out = (l_max_out + 1) ** 2
         self.linear_up = EquivariantLinear(channels, channels, l_max_in, l_max_in)
-        if backend == "native":  # compiled kernels; raises BackendUnavailableError when not built
-            from mlip.ops import NativeChannelwiseTensorProduct
-
-            self.tensor_product = NativeChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
-        elif backend == "reference":
-            self.tensor_product = ChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
-        else:
-            raise BackendUnavailableError(f"unknown backend {backend!r}; choose 'reference' or 'native'")
+        self._tp_shape = (l_max_in, l_max_sh, l_max_out, parity)
+        self.tensor_product = _tensor_product(backend, *self._tp_shape)
         self.n_paths = self.tensor_product.n_paths
         self.radial = RadialMLP(n_radial_basis, self.n_paths * channels, radial_hidden, radial_layers)
         self.linear_down = EquivariantLinear(channels, channels, l_max_out, l_max_out)
         self.self_connection = SpeciesLinear(n_species, channels, channels, l_max_in, l_max_out)
         self.gate = Gate(channels, l_max_out)
         self.neighbor_norm = 1.0 / math.sqrt(avg_num_neighbors)
+
+    @torch.jit.unused
+    def set_backend(self, backend: str) -> None:
+        """Swap the tensor-product kernels ("native" or "reference"); weights are untouched
+        (the two modules have the same persistent buffers, the CG couplings)."""
+        old = self.tensor_product
+        if backend == ("native" if _is_native(old) else "reference"):
+            return
+        like = next(b for b in old.buffers() if b.is_floating_point())
+        self.tensor_product = _tensor_product(backend, *self._tp_shape).to(device=like.device, dtype=like.dtype)
+
+    @property
+    @torch.jit.unused
+    def backend(self) -> str:
+        """"native" or "reference": the kernels this block runs."""
+        return "native" if _is_native(self.tensor_product) else "reference"
 
     def forward(
         self, x: Tensor, species: Tensor, sh: Tensor, radial_basis: Tensor, envelope: Tensor, sender: Tensor, receiver: Tensor
@@ -67,3 +77,17 @@ class InteractionBlock(nn.Module):
         if self.d_out <= self.d_in:
             return y + x[:, :, : self.d_out]
         return y + torch.nn.functional.pad(x, (0, self.d_out - self.d_in))
+
+
+def _is_native(module: nn.Module) -> bool:
+    return hasattr(module, "cg_index")
+
+
+def _tensor_product(backend: str, l_max_in: int, l_max_sh: int, l_max_out: int, parity: bool) -> nn.Module:
+    if backend == "native":  # compiled kernels; raises BackendUnavailableError when not built
+        from mlip.ops.tensor_product import NativeChannelwiseTensorProduct
+
+        return NativeChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
+    if backend == "reference":
+        return ChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
+    raise BackendUnavailableError(f"unknown backend {backend!r}; choose 'reference' or 'native'")

@@ -81,6 +81,7 @@ class TrainingConfig:
     loss: Dict[str, Any] = field(default_factory=dict)
     dtype: str = "float32"
     device: str = "cpu"
+    backend: str = "auto"  # kernels: auto | native | reference (mlip.backends); not saved with the model
     seed: int = 0
     checkpoint_every: int = 1
     committee_size: int = 1
@@ -95,6 +96,8 @@ class TrainingConfig:
             raise ConfigError(f"training.scheduler must be plateau, cosine or none, got {self.scheduler!r}")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"training.dtype must be float32 or float64, got {self.dtype!r}")
+        if self.backend not in ("auto", "native", "reference"):
+            raise ConfigError(f"training.backend must be auto, native or reference, got {self.backend!r}")
         for name in ("epochs", "batch_size", "committee_size", "checkpoint_every"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:

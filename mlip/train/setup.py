@@ -135,10 +135,11 @@ def initial_potential(cfg: TrainConfig, data: PreparedData, member: int = 0) -> 
     or the fine-tuning start point with the requested parameters frozen."""
     dtype = DTYPES[cfg.training.dtype]
     if cfg.training.init_from:
-        pot = load_potential(cfg.training.init_from, dtype=dtype, device=cfg.training.device)
+        pot = load_potential(cfg.training.init_from, dtype=dtype, device=cfg.training.device, backend=cfg.training.backend)
     else:
         pot = build_potential(
-            data.model_config, dtype=dtype, device=cfg.training.device, seed=cfg.training.seed + 1000 * member, baselines=data.baselines
+            data.model_config, dtype=dtype, device=cfg.training.device, seed=cfg.training.seed + 1000 * member,
+            baselines=data.baselines, backend=cfg.training.backend,
         )
         readout = pot.model.terms[0].readout
         with torch.no_grad():

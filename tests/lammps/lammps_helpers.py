@@ -52,13 +52,13 @@ def load_mpi() -> None:
     ctypes.CDLL(os.path.join(sys.prefix, "lib", "libmpi.so.12"), ctypes.RTLD_GLOBAL)
 
 
-def make_potential(dtype=torch.float64, seed=0, energy_scale=1.0, **overrides) -> mlip.Potential:
+def make_potential(dtype=torch.float64, seed=0, energy_scale=1.0, backend="reference", **overrides) -> mlip.Potential:
     """A small random H/C/O potential with non-trivial per-element scale (times
-    ``energy_scale``) and shift."""
+    ``energy_scale``) and shift, on the given kernels."""
     config = dict(elements=("H", "C", "O"), cutoff=3.5, l_max=2, channels=8, n_layers=3, radial_hidden=16,
                   readout_hidden=8, avg_num_neighbors=6.0)
     config.update(overrides)
-    pot = mlip.build_potential(mlip.ModelConfig(**config), dtype=dtype, seed=seed)
+    pot = mlip.build_potential(mlip.ModelConfig(**config), dtype=dtype, seed=seed, backend=backend)
     with torch.no_grad():
         readout = pot.model.terms[0].readout
         n = readout.scale.numel()

@@ -19,7 +19,7 @@ CELL = [[7.0, 0.0, 0.0], [1.1, 6.5, 0.0], [-0.8, 0.6, 7.2]]
 @pytest.fixture(scope="module")
 def native_model(tmp_path_factory, plugin):
     pot = lh.make_potential(torch.float64, seed=5, backend="native")
-    path = export_lammps(pot, tmp_path_factory.mktemp("native") / "native.pt")
+    path = export_lammps(pot, tmp_path_factory.mktemp("native") / "native.pt", backend="native")
     return pot, path
 
 

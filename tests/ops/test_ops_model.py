@@ -1,6 +1,7 @@
 """A full model gives the same energies, forces, stresses (and force-loss gradients, Hessians)
 with backend="native" as with backend="reference"; the scripted native model works; asking
-for the native backend without the library is an error, never a silent fallback."""
+for the native backend without the library is an error, never a silent fallback, while
+backend="auto" falls back to the reference and says so."""
 import dataclasses
 import os
 import subprocess
@@ -26,8 +27,8 @@ def _config(**overrides):
 
 
 def _pair(dtype, **overrides):
-    ref = mlip.build_potential(_config(**overrides), dtype=dtype, seed=1)
-    nat = mlip.build_potential(_config(backend="native", **overrides), dtype=dtype, seed=2)
+    ref = mlip.build_potential(_config(**overrides), dtype=dtype, seed=1, backend="reference")
+    nat = mlip.build_potential(_config(**overrides), dtype=dtype, seed=2, backend="native")
     nat.load_state_dict(ref.state_dict())  # same weights (the native module has the same state_dict)
     return ref, nat
 
@@ -110,25 +111,41 @@ def test_scripted_native_model_equals_eager():
 
 def test_native_and_reference_potentials_share_weights_files(tmp_path):
     ref, nat = _pair(torch.float64)
+    assert (ref.backend, nat.backend) == ("reference", "native")
+    assert "backend='native'" in repr(nat) and "backend='reference'" in repr(ref)
     path = nat.save(tmp_path / "native.pt")
-    loaded = mlip.load_potential(path)
-    assert loaded.config.backend == "native"
     system = mlip.system_from_atoms(_structures()[0])
     edges = mlip.neighbor_list(system, ref.cutoff)
-    assert_close_scaled(loaded(system, edges).forces, ref(system, edges).forces, 1e-12, "forces")
+    expected = ref(system, edges).forces
+    for backend in ("auto", "native", "reference"):
+        loaded = mlip.load_potential(path, backend=backend)
+        assert loaded.backend == ("native" if backend == "auto" else backend)
+        assert_close_scaled(loaded(system, edges).forces, expected, 1e-12, f"forces ({backend})")
+        switched = loaded.set_backend("reference" if loaded.backend == "native" else "native")
+        assert switched is loaded and loaded.backend != ("native" if backend == "auto" else backend)
+        assert_close_scaled(loaded(system, edges).forces, expected, 1e-12, f"forces (switched from {backend})")
+        assert set(loaded.state_dict()) == set(ref.state_dict())
 
 
-def test_unknown_backend_is_a_config_error():
-    with pytest.raises(ConfigError, match="backend"):
-        _config(backend="fast")
+def test_unknown_backend_is_an_error():
+    from mlip.errors import BackendUnavailableError
+
+    with pytest.raises(BackendUnavailableError, match="fast"):
+        mlip.build_potential(_config(), backend="fast")
+    with pytest.raises(ConfigError, match="evaluated, not stored"):
+        mlip.ModelConfig.from_dict({**_config().to_dict(), "backend": "native"})
 
 
 def test_native_backend_without_library_raises_backend_unavailable():
     code = (
         "import mlip, ase.build\n"
         "from mlip.errors import BackendUnavailableError\n"
-        "cfg = mlip.ModelConfig(elements=('H',), cutoff=3.0, channels=4, n_layers=1, backend='native')\n"
-        "for f in (lambda: mlip.build_potential(cfg),\n"
+        "cfg = mlip.ModelConfig(elements=('H',), cutoff=3.0, channels=4, n_layers=1)\n"
+        "pot = mlip.build_potential(cfg)\n"
+        "assert pot.backend == 'reference', pot  # auto falls back\n"
+        "assert mlip.load_potential('cuau-emt').backend == 'reference'  # a shipped potential runs anywhere\n"
+        "for f in (lambda: mlip.build_potential(cfg, backend='native'),\n"
+        "          lambda: pot.set_backend('native'),\n"
         "          lambda: mlip.neighbor_list(mlip.system_from_atoms(ase.build.molecule('H2O')), 2.0, backend='native')):\n"
         "    try:\n"
         "        f()\n"

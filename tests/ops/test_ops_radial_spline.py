@@ -57,8 +57,8 @@ def test_hermite_table_reproduces_a_cubic_exactly():
 
 def _potential(dtype):
     cfg = mlip.ModelConfig(elements=("Cu",), cutoff=4.5, l_max=2, channels=8, n_layers=3, radial_hidden=16,
-                           avg_num_neighbors=30.0, backend="native")
-    return mlip.build_potential(cfg, dtype=dtype, seed=3)
+                           avg_num_neighbors=30.0)
+    return mlip.build_potential(cfg, dtype=dtype, seed=3, backend="native")
 
 
 def _copper(dtype):
