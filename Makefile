@@ -12,7 +12,7 @@ JOBS   ?= 2
 NVCC   ?= nvcc
 CUDA_GENCODE := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 
-.PHONY: install test test-fast demo clean ops cuda-check
+.PHONY: install test test-fast test-orders demo clean ops cuda-check
 
 $(STAMP): setup.py requirements-pinned.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,13 +39,28 @@ cuda-check:
 	      -o $(BUILD)/cuda-check/$$(basename $$f .cu).o || exit 1; done; \
 	else echo "cuda-check: nvcc not found, CUDA sources not compiled"; fi
 
+# The suite runs in a random order (files, and tests within a file; the seed is printed in the
+# header: `make test SHUFFLE=<seed>` replays it, `SHUFFLE=` runs in file order) with
+# TEST_THREADS intra-op threads, so tests cannot lean on each other or on one thread count.
+SHUFFLE      ?= random
+TEST_THREADS ?= 2
+PYTEST_ORDER  = $(if $(SHUFFLE),--shuffle $(SHUFFLE),)
+
 test: install ops cuda-check
-	MLIP_REQUIRE_NATIVE=1 $(PY) -m pytest -q tests
+	OMP_NUM_THREADS=$(TEST_THREADS) MLIP_REQUIRE_NATIVE=1 $(PY) -m pytest -q $(PYTEST_ORDER) tests
 
-test-fast: install
-	$(PY) -m pytest -q -x -m "not slow" tests
+# the quick subset: tests not marked slow
+test-fast: install ops
+	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q -x -m "not slow" $(PYTEST_ORDER) tests
 
-demo: install
+# the suite three times in a row in random orders, with 1 and with 2 threads
+test-orders: install ops cuda-check lammps-plugin
+	for t in 1 2; do for k in 1 2 3; do \
+	  echo "== threads $$t, shuffled run $$k"; \
+	  OMP_NUM_THREADS=$$t MLIP_REQUIRE_NATIVE=1 $(PY) -m pytest -q -p no:cacheprovider --shuffle random tests || exit 1; \
+	done; done
+
+demo: install ops
 	$(PY) -m mlip.demo
 
 clean:

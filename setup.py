@@ -2,9 +2,45 @@
 
 `pip install -e .[test]` installs the Python packages ``mlip`` and ``md``. The native kernel
 library in cuda/ is built by CMake (see CMakeLists.txt and `make ops`), not by this file, so a
-CPU-only machine without a compiler can still install and run the pure-torch reference path.
+CPU-only machine without a compiler can still install and run the pure-torch reference path
+(every potential loads with backend "auto" and runs on the reference kernels there).
+
+A non-editable install (`pip install .`) copies into the package what an editable one reads
+from the checkout: the shipped potentials (potentials/ -> mlip/_potentials/) and, when `make
+ops` has built it, the op library (build/libmlip_ops.so -> mlip/ops/libmlip_ops.so; it is
+tied to the torch it was built against and, by default, to this CPU: -march=native).
 """
+import shutil
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+#: files of a shipped potential that are installed (the rest are training inputs)
+SHIPPED_FILES = ("potential.pt", "potential.pt.sha256", "metadata.json", "card.md", "validation.json")
+
+
+class BuildPyWithData(build_py):
+    """build_py that also copies the shipped potentials and a built op library."""
+
+    def run(self):
+        super().run()
+        target = Path(self.build_lib) / "mlip"
+        for folder in sorted((ROOT / "potentials").glob("*/")):
+            if not (folder / "potential.pt").is_file():
+                continue
+            dest = target / "_potentials" / folder.name
+            dest.mkdir(parents=True, exist_ok=True)
+            for name in SHIPPED_FILES:
+                if (folder / name).is_file():
+                    shutil.copy2(folder / name, dest / name)
+        library = ROOT / "build" / "libmlip_ops.so"
+        if library.is_file():
+            shutil.copy2(library, target / "ops" / library.name)
+        else:
+            print("mlip: build/libmlip_ops.so not built (`make ops`): installing without native kernels; "
+                  "backend 'auto' will use the pure-torch reference")
 
 setup(
     name="mlip",
@@ -31,4 +67,5 @@ setup(
         "scatter": ["torch-scatter"],
     },
     entry_points={"console_scripts": ["mlip=mlip.cli:main"]},
+    cmdclass={"build_py": BuildPyWithData},
 )
