@@ -88,8 +88,9 @@ def require() -> None:
     if not available():
         raise BackendUnavailableError(
             "backend 'native' needs the compiled op library libmlip_ops, which is not available "
-            f"({_state['error']}). Build it with `make ops` (CMake, see docs/kernels.md) or point "
-            "MLIP_OPS_LIBRARY at a built copy; or use backend='reference'."
+            f"({_state['error']}). Build it with `make ops` in the source checkout (CMake, see "
+            "docs/kernels.md; a later `pip install .` then carries it), or point MLIP_OPS_LIBRARY at "
+            "a built copy; or use backend='auto' or 'reference' (pure torch, same weights)."
         )
 
 
