@@ -130,8 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run one ``mlip`` command. Called without ``argv`` (the ``mlip`` program, ``python -m
+    mlip.cli``) it owns the process and first tunes the allocator to reuse freed memory
+    (:func:`mlip.allocator.keep_freed_memory`); called with an argument list from Python it
+    leaves the process as it is."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:
+        from mlip.allocator import keep_freed_memory
+
+        keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except MLIPError as exc:

@@ -82,4 +82,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from mlip.allocator import keep_freed_memory
+
+    keep_freed_memory()  # this process is ours: reuse freed memory step to step (mlip.allocator)
     sys.exit(main())

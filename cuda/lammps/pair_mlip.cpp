@@ -18,6 +18,9 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 using namespace LAMMPS_NS;
 
@@ -39,6 +42,13 @@ PairMLIP::PairMLIP(LAMMPS *lmp) :
   unit_convert_flag = 0;
   centroidstressflag = CENTROID_NOTAVAIL;
   no_virial_fdotr_compute = 0;    // global virial = sum over local+ghost of r (x) F
+#if defined(__GLIBC__)
+  // Keep freed memory for the next step instead of unmapping/trimming it: the model allocates
+  // the same large tensors every step, and glibc's defaults fault them in again each time
+  // (see mlip/allocator.py and benchmarks/bench_allocator.py). Same settings as mlip's CLI.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 PairMLIP::~PairMLIP()
