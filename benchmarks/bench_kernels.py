@@ -8,7 +8,7 @@ included, for
 * ``reference``: the pure-torch tensor product, matscipy neighbour list;
 * ``native``: ``ModelConfig(backend="native")`` (fused C++ tensor product with C++ backward)
   and the native neighbour list;
-* ``native+spline``: the same, with the radial MLPs tabulated (``mlip.ops.tabulate_radial``);
+* ``native+spline``: the same, with the radial MLPs tabulated (``mlip.models.radial_tabulation.tabulate_radial``);
 * ``nequip`` (one core only): NequIP 0.19 of the same shape, through the peer harness's worker
   (``benchmarks/bench_model_vs_peers.py``, its venv made by ``benchmarks/peers/setup_peer_venvs.sh``).
 
@@ -59,14 +59,14 @@ def worker(args) -> None:
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     import mlip
-    import mlip.ops
+    from mlip.models.radial_tabulation import tabulate_radial
 
     native = args.backend.startswith("native")
     config = mlip.ModelConfig(**SHAPE, backend="native" if native else "reference")
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     pot = mlip.build_potential(config, dtype=dtype, seed=0)
     if args.backend == "native+spline":
-        pot = mlip.ops.tabulate_radial(pot)
+        pot = tabulate_radial(pot)
     calc = mlip.MLIPCalculator(pot, neighbor_backend="native" if native else "matscipy")
     atoms = bench_systems.build_system(args.system)
     result = bench_systems.time_energy_forces(atoms, calc, args.repeats, args.warmups)
@@ -95,7 +95,7 @@ def op_timings(threads: int, repeats: int) -> str:
     import torch
 
     import mlip
-    import mlip.ops
+    from mlip.nn.native_tensor_product import NativeChannelwiseTensorProduct
     from mlip.nn.tensor_product import ChannelwiseTensorProduct
     import bench_systems
 
@@ -116,7 +116,7 @@ def op_timings(threads: int, repeats: int) -> str:
 
     lines = ["| dtype | code | forward ms | forward + backward ms | + double backward ms |", "|---|---|---:|---:|---:|"]
     for dtype in (torch.float32, torch.float64):
-        for name, cls in (("reference", ChannelwiseTensorProduct), ("native", mlip.ops.NativeChannelwiseTensorProduct)):
+        for name, cls in (("reference", ChannelwiseTensorProduct), ("native", NativeChannelwiseTensorProduct)):
             tp = cls(2, 2, 2, True).to(dtype)
             g = torch.Generator().manual_seed(0)
             x = torch.randn(n, c, 9, generator=g, dtype=dtype, requires_grad=True)

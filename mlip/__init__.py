@@ -12,8 +12,7 @@ from mlip.models.config import ModelConfig
 from mlip.potential import Potential, build_potential, load_potential
 from mlip.calculator import MLIPCalculator
 from mlip.models.hessian import hessian
-
-__version__ = "0.1.0"
+from mlip.version import __version__
 
 __all__ = [
     "MLIPCalculator",

@@ -11,7 +11,7 @@ File format (a ``torch.save`` dict, read back with ``weights_only=True``, i.e. n
 
 A potential is a sum of energy terms: ``model.terms[0]`` is the learned network, the others
 are torch baselines (ZBL, Lennard-Jones, point charges, a frozen potential; see
-:mod:`mlip.physics`); an external ASE-calculator baseline is added outside torch.
+:mod:`mlip.baselines`); an external ASE-calculator baseline is added outside torch.
 
 Loading checks every field and refuses missing or inconsistent metadata with a clear error.
 Files are written to a temporary name and renamed, so a crash never leaves half a file.
@@ -64,7 +64,7 @@ class Potential(nn.Module):
         self.info: Dict[str, Any] = dict(info or {})
         #: resolved specs of the torch baseline terms ``model.terms[1:]``
         self.baseline_specs: List[Dict[str, Any]] = list(baselines or [])
-        #: :class:`mlip.physics.ase_baseline.ExternalBaseline` or None
+        #: :class:`mlip.baselines.ase_baseline.ExternalBaseline` or None
         self.external = external
         #: training on the residual: evaluate the learned term only (no baselines)
         self.residual_only = False
@@ -219,7 +219,7 @@ class Potential(nn.Module):
 
     def metadata(self) -> Dict[str, Any]:
         """The metadata block written to files (JSON-serialisable)."""
-        from mlip import __version__
+        from mlip.version import __version__
 
         return {
             "mlip_version": __version__,
@@ -289,7 +289,7 @@ def build_potential(
     """A freshly initialised potential (weights N(0, 1) from a local ``torch.Generator(seed)``;
     per-element scale 1 and shift 0 eV). Never touches the global RNG or default dtype.
 
-    ``baselines``: spec dicts (see :mod:`mlip.physics.registry`) of baseline terms added to the
+    ``baselines``: spec dicts (see :mod:`mlip.baselines.registry`) of baseline terms added to the
     learned one, e.g. ``[{"kind": "zbl"}, {"kind": "ase", "calculator": "gfn2-xtb"}]``.
     ``load_weights=False`` builds a frozen-potential baseline's architecture only (its weights
     then come from a state dict, as in :func:`load_potential`).
@@ -320,9 +320,11 @@ def build_potential(
                 p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
     terms, specs, external = [], [], None
     if baselines:
-        from mlip.physics.registry import build_baselines
+        from mlip.baselines.registry import build_baselines
 
-        terms, specs, external = build_baselines(baselines, config.atomic_numbers, load_weights)
+        # a frozen_potential baseline reads/builds a potential: hand this layer's functions down
+        terms, specs, external = build_baselines(baselines, config.atomic_numbers, load_weights,
+                                                 potential_files=(load_potential, build_potential))
     model = ForceModel([learned] + terms)
     return Potential(config, model, info, specs, external).to(device=device, dtype=dtype).set_backend(kernels)
 

@@ -110,7 +110,7 @@ def deploy_term(term: nn.Module) -> nn.Module:
     Coulomb part this module does not know how to split."""
     from mlip.models.committee import CommitteeMean
     from mlip.models.equivariant import EquivariantModel
-    from mlip.physics.frozen_potential import FrozenPotential
+    from mlip.baselines.frozen_potential import FrozenPotential
     from mlip.physics.point_charges import PointCharges
 
     if not needs_box(term):

@@ -85,7 +85,7 @@ def _is_native(module: nn.Module) -> bool:
 
 def _tensor_product(backend: str, l_max_in: int, l_max_sh: int, l_max_out: int, parity: bool) -> nn.Module:
     if backend == "native":  # compiled kernels; raises BackendUnavailableError when not built
-        from mlip.ops.tensor_product import NativeChannelwiseTensorProduct
+        from mlip.nn.native_tensor_product import NativeChannelwiseTensorProduct
 
         return NativeChannelwiseTensorProduct(l_max_in, l_max_sh, l_max_out, parity)
     if backend == "reference":

@@ -1,4 +1,4 @@
-"""Native fused tensor-product convolution: ``torch.ops.mlip.tp_conv`` and its module.
+"""Native fused tensor-product convolution: ``torch.ops.mlip.tp_conv``.
 
 The op computes exactly the function of the pure-torch reference
 :class:`mlip.nn.tensor_product.ChannelwiseTensorProduct`,
@@ -6,40 +6,17 @@ The op computes exactly the function of the pure-torch reference
     out[i, c, k3] = Σ_{e: receiver(e)=i} Σ_k  coeff_k · sh[e, k2] · w[e, p, c] · x[sender(e), c, k1],
 
 with the Clebsch–Gordan structure passed as a sparse table ``(k1, k2, k3, p)`` + ``coeff``
-extracted from the reference module's own stacked coupling buffers (same paths, same CG values,
-same per-path normalisation), so the C++/CUDA code is generic over l_max and parity.
+(int32 (K, 4) rows sorted by (path, k1), float64 (K,) coefficients), so the C++/CUDA code is
+generic over l_max and parity. The module that extracts the table from the reference and calls
+the op is :class:`mlip.nn.native_tensor_product.NativeChannelwiseTensorProduct`.
 Backward and double backward are C++ (cuda/torch/ops.cpp).
 """
 from __future__ import annotations
 
-from typing import Tuple
-
 import torch
 from torch import Tensor
 
-from mlip.nn.tensor_product import ChannelwiseTensorProduct
 from mlip.ops._library import require
-
-#: CG entries with |coeff| below this are structural zeros of the real 3j tensors (~1e-17).
-ZERO_TOLERANCE = 1e-13
-
-
-def cg_table(reference: ChannelwiseTensorProduct) -> Tuple[Tensor, Tensor]:
-    """Sparse CG table of a reference tensor product: (int32 (K, 4) rows (k1, k2, k3, path),
-    float64 (K,) coefficients incl. the path normalisation), sorted by (path, k1, k3, k2)."""
-    rows = []
-    for blk in reference.blocks:
-        width = blk.stop - blk.start
-        coupling = blk.coupling.detach().to(torch.float64).cpu().view(reference.d_sh, width, blk.k)
-        dest = blk.dest.cpu().tolist()
-        path = blk.path_of_k.cpu().tolist()
-        nz = (coupling.abs() > ZERO_TOLERANCE).nonzero().tolist()
-        for k2, m1, kk in nz:
-            rows.append((path[kk], blk.start + m1, dest[kk], k2, float(coupling[k2, m1, kk])))
-    rows.sort(key=lambda r: r[:4])
-    index = torch.tensor([[k1, k2, k3, p] for p, k1, k3, k2, _ in rows], dtype=torch.int32).view(-1, 4)
-    coeff = torch.tensor([r[4] for r in rows], dtype=torch.float64)
-    return index, coeff
 
 
 def tp_conv(
@@ -48,22 +25,3 @@ def tp_conv(
     """``torch.ops.mlip.tp_conv``: x (N, C, D1), sh (E, D2), weights (E, P, C) -> (N, C, dim_out)."""
     require()
     return torch.ops.mlip.tp_conv(x, sh, weights, sender, receiver, cg_index, cg_coeff.to(x.dtype), dim_out)
-
-
-class NativeChannelwiseTensorProduct(ChannelwiseTensorProduct):
-    """:class:`ChannelwiseTensorProduct` computed by the fused native op (same buffers and
-    state_dict as the reference, so weights move freely between the two backends).
-
-    Raises:
-        BackendUnavailableError: the op library is not built/loaded.
-    """
-
-    def __init__(self, l_max_in: int, l_max_sh: int, l_max_out: int, parity: bool = True):
-        require()
-        super().__init__(l_max_in, l_max_sh, l_max_out, parity)
-        index, coeff = cg_table(self)
-        self.register_buffer("cg_index", index, persistent=False)
-        self.register_buffer("cg_coeff", coeff, persistent=False)
-
-    def forward(self, x: Tensor, sh: Tensor, weights: Tensor, sender: Tensor, receiver: Tensor) -> Tensor:
-        return torch.ops.mlip.tp_conv(x, sh, weights, sender, receiver, self.cg_index, self.cg_coeff, self.d_out)

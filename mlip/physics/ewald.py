@@ -20,9 +20,17 @@ so both truncated tails are ~δ: erfc(α r_real) < e^{−c²} = δ and exp(−k_
 
 Real-space pairs (with all periodic images within r_real) and the k-vectors are *selected*
 without gradients (integer topology), then evaluated with differentiable torch ops on the
-(possibly strained) cell, so forces and stress come from autograd. Cost: real space is a brute
-force O(N² · images) selection (fine up to a few thousand atoms per cell), reciprocal space
-O(N · N_k).
+(possibly strained) cell, so forces and stress come from autograd.
+
+Unwrapped positions (MD) are exact: the energy is periodic in every position, so the atoms are
+first moved into the cell by whole lattice vectors, r − n h with n a constant integer chosen
+without gradients (:func:`wrap_positions`; forces and the stress by strain are unchanged). The
+real-space images searched then cover what any pair within r_real can need, and the phases k·r
+stay those of a compact cell, however far the atoms have drifted; the k-vectors depend on the
+cell only.
+
+Cost: real space is a brute force O(N² · images) selection (fine up to a few thousand atoms per
+cell), reciprocal space O(N · N_k).
 """
 from __future__ import annotations
 
@@ -51,12 +59,24 @@ def _integer_grid(n_max: List[int], device: torch.device) -> Tensor:
 
 def real_space_pairs(positions: Tensor, cell: Tensor, r_real: float) -> Tuple[Tensor, Tensor, Tensor]:
     """Integer topology (i, j, image shift (n_pairs, 3) int64) of all pairs closer than ``r_real``
-    over all periodic images, excluding each atom with itself in the home image."""
+    over all periodic images, excluding each atom with itself in the home image.
+
+    Correct wherever the atoms sit (unwrapped positions included): along lattice vector d, with
+    plane spacing h_d and fractional coordinates f, a pair closer than r_real has
+    |f_j − f_i + n_d| < r_real / h_d, so the images searched are |n_d| < r_real / h_d + the spread
+    of the atoms' f_d. Pass wrapped positions (:func:`wrap_positions`) to keep that spread <= 1."""
     with torch.no_grad():
         pos = positions.detach()
         h = cell.detach()
-        heights = 1.0 / torch.linalg.norm(torch.linalg.inv(h), dim=0)
-        n_max = [int(torch.ceil(r_real / heights[d])) for d in range(3)]
+        inv = torch.linalg.inv(h)
+        heights = 1.0 / torch.linalg.norm(inv, dim=0)
+        frac = pos @ inv
+        if pos.shape[0] > 0:
+            spread = frac.max(dim=0).values - frac.min(dim=0).values
+        else:
+            spread = torch.zeros(3, dtype=pos.dtype, device=pos.device)
+        # the largest |n| with |n| < r_real / h + spread (a hair of margin against round-off)
+        n_max = [max(0, int(torch.ceil(r_real / heights[d] + spread[d] + 1e-9)) - 1) for d in range(3)]
         shifts = _integer_grid(n_max, pos.device)
         offsets = shifts.to(pos.dtype) @ h
         home = (shifts == 0).all(dim=1)
@@ -64,9 +84,9 @@ def real_space_pairs(positions: Tensor, cell: Tensor, r_real: float) -> Tuple[Te
         n_img = shifts.shape[0]
         chunk = max(1, 4_000_000 // max(1, n * n_img))
         offsets_sq = (offsets * offsets).sum(dim=1)
-        ii: List[Tensor] = []
-        jj: List[Tensor] = []
-        ss: List[Tensor] = []
+        ii: List[Tensor] = [torch.zeros(0, dtype=torch.int64, device=pos.device)]
+        jj: List[Tensor] = [torch.zeros(0, dtype=torch.int64, device=pos.device)]
+        ss: List[Tensor] = [torch.zeros((0, 3), dtype=torch.int64, device=pos.device)]
         for lo in range(0, n, chunk):
             hi = min(n, lo + chunk)
             d = pos.unsqueeze(0) - pos[lo:hi].unsqueeze(1)  # (c, n, 3): r_j - r_i
@@ -80,6 +100,21 @@ def real_space_pairs(positions: Tensor, cell: Tensor, r_real: float) -> Tuple[Te
             jj.append(nz[:, 1])
             ss.append(shifts[nz[:, 2]])
         return torch.cat(ii), torch.cat(jj), torch.cat(ss, dim=0)
+
+
+def wrap_positions(positions: Tensor, cell: Tensor) -> Tensor:
+    """``positions − n @ cell`` with n = floor(fractional coordinates): the same atoms moved by
+    whole lattice vectors into the cell (fractional coordinates in [0, 1), up to round-off).
+
+    n is an integer constant chosen without gradients, so derivatives through the result are
+    those of the positions and the cell themselves: forces are unchanged, and a strain applied
+    to both (r → r (1 + ε), h → h (1 + ε)) strains the wrapped positions alike, so the stress
+    is unchanged too. Non-finite coordinates are left as they are."""
+    with torch.no_grad():
+        frac = positions.detach() @ torch.linalg.inv(cell.detach())
+        n = torch.floor(frac)
+        n = torch.where(torch.isfinite(n), n, torch.zeros_like(n))
+    return positions - n @ cell
 
 
 def reciprocal_vectors(cell: Tensor, k_max: float) -> Tensor:
@@ -107,6 +142,10 @@ def ewald_potential(
     """
     alpha, r_real, k_max = ewald_parameters(tolerance, real_space_cutoff, r_off)
     dtype = positions.dtype
+    # the energy is periodic in every position: evaluate it on the atoms moved into the cell,
+    # so the real-space images searched and the phases k·r stay those of a compact cell
+    # however far atoms have drifted (MD keeps positions unwrapped)
+    positions = wrap_positions(positions, cell)
     # real space
     i, j, shift = real_space_pairs(positions, cell, r_real)
     vec = positions[j] - positions[i] + shift.to(dtype) @ cell

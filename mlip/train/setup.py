@@ -1,6 +1,6 @@
 """From a TrainConfig to graphs and a potential ready to train (statistics from training data).
 
-Baselines (``model.baselines``: a list of spec dicts, see :mod:`mlip.physics.registry`): their
+Baselines (``model.baselines``: a list of spec dicts, see :mod:`mlip.baselines.registry`): their
 energies/forces/stresses are computed once per data file and cached next to it
 (:mod:`mlip.data.baseline_cache`); the training and validation labels become target − baseline,
 the network alone is trained on them (``Potential.residual_only``) and the saved potential
@@ -80,8 +80,8 @@ def _baselines(cfg: TrainConfig) -> List[Dict[str, Any]]:
 
 def _residual(cfg: TrainConfig, keys: DataKeys, model_cfg: ModelConfig, baselines, frames, train, valid):
     """Training and validation frames with all baselines subtracted (cached per data file)."""
+    from mlip.baselines.baseline_labels import baseline_description, compute_baseline_labels
     from mlip.data.baseline_cache import cached_baseline_labels, subtract_baseline
-    from mlip.physics.baseline_labels import baseline_description, compute_baseline_labels
 
     base = build_potential(model_cfg, dtype=torch.float64, baselines=baselines)
     from_file = any(getattr(keys, k) for k in ("baseline_energy", "baseline_forces", "baseline_stress"))

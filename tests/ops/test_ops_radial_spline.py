@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import mlip
-import mlip.ops
+from mlip.models.radial_tabulation import radial_tabulation_error, tabulate_radial
 from mlip.ops.radial_spline import hermite_table
 from native_support import assert_close_scaled, native_or_skip
 
@@ -74,8 +74,8 @@ def test_tabulated_potential_matches_exact_within_bound_and_error_falls_as_n_to_
     exact = pot(system, edges, compute_stress=True)
     errors = {}
     for n in (128, 512):
-        tab = mlip.ops.tabulate_radial(pot, n_intervals=n)
-        radial = max(row["relative"] for row in mlip.ops.radial_tabulation_error(pot, tab, n_samples=4000))
+        tab = tabulate_radial(pot, n_intervals=n)
+        radial = max(row["relative"] for row in radial_tabulation_error(pot, tab, n_samples=4000))
         pred = tab(system, edges, compute_stress=True)
         errors[n] = (radial, float((pred.forces - exact.forces).abs().max()))
         assert abs(float(pred.energy - exact.energy)) / len(system.positions) < 1e-4
@@ -84,7 +84,7 @@ def test_tabulated_potential_matches_exact_within_bound_and_error_falls_as_n_to_
 
 
 def test_tabulated_potential_scripted_equals_eager_and_refuses_second_derivatives():
-    tab = mlip.ops.tabulate_radial(_potential(torch.float64), n_intervals=256)
+    tab = tabulate_radial(_potential(torch.float64), n_intervals=256)
     system, edges = _copper(torch.float64)
     eager = tab.model(system, edges, True, True, False)
     scripted = torch.jit.script(tab.model)(system, edges, True, True, False)

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-import mlip.ops
+from mlip.nn.native_tensor_product import NativeChannelwiseTensorProduct, cg_table
 from mlip.nn.tensor_product import ChannelwiseTensorProduct
 from mlip.o3 import tensor_product_paths
 from native_support import assert_close_scaled, devices, native_or_skip
@@ -41,7 +41,7 @@ def _random_case(seed):
 
 def _modules(l_in, l_sh, l_out, parity, dtype, device):
     ref = ChannelwiseTensorProduct(l_in, l_sh, l_out, parity).to(device=device, dtype=dtype)
-    nat = mlip.ops.NativeChannelwiseTensorProduct(l_in, l_sh, l_out, parity).to(device=device, dtype=dtype)
+    nat = NativeChannelwiseTensorProduct(l_in, l_sh, l_out, parity).to(device=device, dtype=dtype)
     return ref, nat
 
 
@@ -193,7 +193,7 @@ def test_tp_conv_same_result_with_one_and_two_threads(cpu_loop_order):
 
 def test_cg_table_reproduces_the_reference_coupling():
     ref = ChannelwiseTensorProduct(3, 3, 3, True)
-    index, coeff = mlip.ops.cg_table(ref)
+    index, coeff = cg_table(ref)
     assert index.dtype == torch.int32 and index.shape[1] == 4 and coeff.dtype == torch.float64
     # rebuild the dense per-block coupling from the table
     for blk in ref.blocks:

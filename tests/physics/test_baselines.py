@@ -11,7 +11,7 @@ from ase.calculators.emt import EMT
 
 import mlip
 from mlip.errors import BackendUnavailableError, ConfigError, PotentialFileError
-from mlip.physics.registry import build_baselines
+from mlip.baselines.registry import build_baselines
 from physics_systems import single_thread, system_of  # noqa: F401
 
 K_E = 14.399645351950548

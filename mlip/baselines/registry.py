@@ -20,12 +20,15 @@ Example:
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
 from mlip.errors import ConfigError
-from mlip.physics.ase_baseline import ExternalBaseline
+from mlip.baselines.ase_baseline import ExternalBaseline
+
+#: ``(load_potential, build_potential)`` handed down by :mod:`mlip.potential`
+PotentialFiles = Tuple[Callable[..., Any], Callable[..., Any]]
 
 KINDS = ("zbl", "lennard_jones", "point_charges", "frozen_potential", "ase")
 
@@ -57,8 +60,11 @@ def _per_element(spec, key, symbols) -> List[float]:
     raise ConfigError(f"{spec['kind']} baseline: {key} must be a number or a {{symbol: value}} mapping, got {v!r}")
 
 
-def build_term(spec: Dict[str, Any], atomic_numbers: Sequence[int], load_weights: bool = True) -> Tuple[nn.Module, Dict[str, Any]]:
-    """One torch baseline term and its resolved (complete, JSON-serialisable) spec."""
+def build_term(spec: Dict[str, Any], atomic_numbers: Sequence[int], load_weights: bool = True,
+               potential_files: Optional[PotentialFiles] = None) -> Tuple[nn.Module, Dict[str, Any]]:
+    """One torch baseline term and its resolved (complete, JSON-serialisable) spec.
+    ``potential_files``: ``(load_potential, build_potential)`` of :mod:`mlip.potential`, which
+    a ``frozen_potential`` term needs (passed down by the layer above, never imported)."""
     from ase.data import atomic_numbers as z_of, chemical_symbols
 
     symbols = [chemical_symbols[int(z)] for z in atomic_numbers]
@@ -111,18 +117,23 @@ def build_term(spec: Dict[str, Any], atomic_numbers: Sequence[int], load_weights
                     "real_space_cutoff": rc}
         return PointCharges(atomic_numbers, charges, r_on, r_off, tol, rc), resolved
     if kind == "frozen_potential":
-        from mlip.physics.frozen_potential import frozen_from_spec
+        from mlip.baselines.frozen_potential import frozen_from_spec
 
-        return frozen_from_spec(spec, atomic_numbers, load_weights)
+        if potential_files is None:
+            raise ConfigError("a frozen_potential baseline is built through mlip.build_potential / "
+                              "mlip.load_potential (they pass the potential-file functions down)")
+        return frozen_from_spec(spec, atomic_numbers, load_weights, *potential_files)
     raise ConfigError(f"unknown baseline kind {kind!r}; choose one of {list(KINDS)}")
 
 
 def build_baselines(
-    specs: Sequence[Dict[str, Any]], atomic_numbers: Sequence[int], load_weights: bool = True
+    specs: Sequence[Dict[str, Any]], atomic_numbers: Sequence[int], load_weights: bool = True,
+    potential_files: Optional[PotentialFiles] = None,
 ) -> Tuple[List[nn.Module], List[Dict[str, Any]], Optional[ExternalBaseline]]:
     """Torch terms (in order), their resolved specs, and the external ASE baseline (or None).
 
-    At most one ``ase`` baseline is allowed.
+    At most one ``ase`` baseline is allowed. ``potential_files`` = ``(load_potential,
+    build_potential)`` is needed by ``frozen_potential`` terms only (see :func:`build_term`).
     """
     if not isinstance(specs, (list, tuple)):
         raise ConfigError(f"baselines must be a list of {{kind: ...}} mappings, got {type(specs).__name__}")
@@ -138,7 +149,7 @@ def build_baselines(
                 raise ConfigError("at most one ase (external calculator) baseline per potential")
             external = ExternalBaseline(spec)
             continue
-        term, r = build_term(spec, atomic_numbers, load_weights)
+        term, r = build_term(spec, atomic_numbers, load_weights, potential_files)
         terms.append(term)
         resolved.append(r)
     return terms, resolved, external

@@ -4,17 +4,23 @@ The frozen potential's torch terms (its network and its own torch baselines) bec
 term of the new potential with ``requires_grad = False``. The new potential file embeds the
 frozen weights and architecture (the spec records the source path, config and committee size),
 so it is self-contained: loading it never needs the original file.
+
+Reading and building potentials is the job of :mod:`mlip.potential`, one layer up: a potential
+holds baselines, and this baseline holds a potential. So that imports keep pointing down,
+:func:`frozen_from_spec` is handed those two functions by its caller
+(:func:`mlip.potential.build_potential` passes them through the registry) instead of importing
+them.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 from torch import Tensor, nn
 
 from mlip.errors import ConfigError
+from mlip.models.config import ModelConfig
 from mlip.models.force_model import ForceModel
 from mlip.types import Edges, System
-
 
 class FrozenPotential(nn.Module):
     """``forward(system, edges) -> (n_atoms,)`` eV: the atomic energies of a frozen ForceModel."""
@@ -30,13 +36,12 @@ class FrozenPotential(nn.Module):
         return self.model.atomic_energies(system, edges)
 
 
-def frozen_from_spec(spec: Dict[str, Any], atomic_numbers: Sequence[int], load_weights: bool) -> Tuple[FrozenPotential, Dict[str, Any]]:
+def frozen_from_spec(spec: Dict[str, Any], atomic_numbers: Sequence[int], load_weights: bool,
+                     load_potential: Callable[..., Any], build_potential: Callable[..., Any]) -> Tuple[FrozenPotential, Dict[str, Any]]:
     """Build the term from ``{"kind": "frozen_potential", "path": ...}`` (weights read from the
     file) or, with ``load_weights=False``, from an embedded architecture (weights come later
-    from the enclosing potential's state dict). Returns (term, resolved spec)."""
-    from mlip.models.config import ModelConfig
-    from mlip.potential import build_potential, load_potential
-
+    from the enclosing potential's state dict). ``load_potential`` / ``build_potential``: those
+    of :mod:`mlip.potential`, passed down by it. Returns (term, resolved spec)."""
     unknown = sorted(set(spec) - {"kind", "path", "config", "committee_size", "baselines"})
     if unknown:
         raise ConfigError(f"frozen_potential baseline: unknown key(s) {unknown}; give 'path'")
