@@ -10,6 +10,7 @@ from the checkout: the shipped potentials (potentials/ -> mlip/_potentials/) and
 ops` has built it, the op library (build/libmlip_ops.so -> mlip/ops/libmlip_ops.so; it is
 tied to the torch it was built against and, by default, to this CPU: -march=native).
 """
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
+#: one source for the version: mlip/version.py (read as text: setup.py must not import mlip)
+VERSION = re.search(r'__version__ = "([^"]+)"', (ROOT / "mlip" / "version.py").read_text()).group(1)
 #: files of a shipped potential that are installed (the rest are training inputs)
 SHIPPED_FILES = ("potential.pt", "potential.pt.sha256", "metadata.json", "card.md", "validation.json")
 
@@ -44,7 +47,7 @@ class BuildPyWithData(build_py):
 
 setup(
     name="mlip",
-    version="0.1.0",
+    version=VERSION,
     description="E(3)-equivariant machine-learned interatomic potentials and molecular dynamics",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
