@@ -3,6 +3,7 @@
     mlip train CONFIG.yaml [--resume]
     mlip eval POTENTIAL DATA [--index I] [--energy-key K --forces-key K --stress-key K --energy-unit U] [--plot PNG]
     mlip md --potential P --structure FILE [--ensemble nve|langevin|bussi|nose-hoover] ... (see mlip md -h)
+    mlip analyze RUN_DIR [--rmax-A R] [--bins N] [--output DIR]   g(r), MSD, diffusion of an md run
     mlip export POTENTIAL --lammps OUT
     mlip list                      shipped potentials
 
@@ -70,6 +71,12 @@ def _md(args) -> int:
     return main_from_namespace(args, load_potential=load_potential)
 
 
+def _analyze(args) -> int:
+    from md.analysis.cli import main_from_namespace
+
+    return main_from_namespace(args)
+
+
 def _export(args) -> int:
     from mlip.export import export_lammps
     from mlip.potential import load_potential
@@ -117,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     if add_arguments is not None:
         add_arguments(m)
     m.set_defaults(func=_md)
+    an = sub.add_parser("analyze", help="g(r), MSD and diffusion coefficient of an `mlip md` run folder")
+    try:
+        from md.analysis.cli import add_arguments as add_analyze_arguments
+    except ImportError:  # md not installed: keep the rest of the CLI usable
+        add_analyze_arguments = None
+    if add_analyze_arguments is not None:
+        add_analyze_arguments(an)
+    an.set_defaults(func=_analyze)
     x = sub.add_parser("export", help="export a potential for LAMMPS (pair_style mlip)")
     x.add_argument("potential")
     x.add_argument("--lammps", required=True, help="output model file")
