@@ -5,8 +5,9 @@ dicts — loadable with ``weights_only=True``): the state (unwrapped positions, 
 forces, energy, step, time, RNG state, fixed atoms), the neighbour-list cache, the
 integrator's parameters and extended variables, and every reporter's ``state_dict`` (file
 offsets, buffered rows, the shadow monitor's stencil and history). It is written to a
-temporary file in the same directory, fsync'ed, then renamed over the old one
-(``os.replace``), so a crash never leaves a half-written checkpoint.
+temporary file with a unique name in the same directory (two writers of one folder never
+share it), fsync'ed, then renamed over the old one (``os.replace``), so a crash never leaves
+a half-written checkpoint; on failure the temporary file is removed (:mod:`md.atomic_io`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 from mlip.errors import ConfigError
 from mlip.types import Edges, System
 
+from md.atomic_io import atomic_open
 from md.neighbor_cache import NeighborState
 from md.state import State
 
@@ -70,14 +72,10 @@ def state_from_dict(data: Dict[str, Any], integrator, device: Optional[torch.dev
 
 
 def atomic_save(obj: Any, path: str) -> None:
-    """``torch.save`` to a temp file in the same directory, fsync, then ``os.replace``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-    with open(tmp, "wb") as handle:
+    """``torch.save`` to a unique temp file in the same directory, fsync, then ``os.replace``
+    (the temp file is removed if saving fails; ``path`` keeps its old content)."""
+    with atomic_open(path, "wb") as handle:
         torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(path: str, state: State, integrator, reporters: Sequence = (),

@@ -54,14 +54,12 @@ class DriftReport:
         return asdict(self)
 
     def write_json(self, path) -> None:
-        """Write the report as JSON (atomically: temp file + rename)."""
-        import os
+        """Write the report as JSON (atomically: unique temp file, fsync, rename)."""
+        from md.atomic_io import atomic_open
 
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with atomic_open(path, "w", encoding="utf-8") as handle:
             json.dump(self.to_dict(), handle, indent=2, allow_nan=True)
             handle.write("\n")
-        os.replace(tmp, path)
 
 
 def linear_fit(time_ps: np.ndarray, values: np.ndarray) -> Tuple[float, float]:

@@ -36,3 +36,8 @@ class BackendUnavailableError(MLIPError, RuntimeError):
 
 class SimulationError(MLIPError, RuntimeError):
     """An MD run became unstable (non-finite forces, exploding energy, atoms flying)."""
+
+
+class TrainingError(MLIPError, RuntimeError):
+    """Training cannot go on: a non-finite (NaN/inf) loss or gradient. The message names the
+    epoch, batch and frames, the likely cause and the fix; files on disk are the last good ones."""

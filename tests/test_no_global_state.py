@@ -3,7 +3,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 
+
+@pytest.mark.slow  # ~5 s: a fresh interpreter imports torch, mlip and md
 def test_import_and_calculator_leave_global_state_untouched():
     code = textwrap.dedent(
         """

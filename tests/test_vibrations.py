@@ -40,6 +40,7 @@ def molecule_and_potential():
     return atoms, small_potential(dtype=torch.float64)
 
 
+@pytest.mark.slow  # ~11 s: Hessians of a molecule by autograd and finite differences
 def test_autograd_and_finite_difference_frequencies_agree(molecule_and_potential):
     atoms, pot = molecule_and_potential
     h_auto = hessian(pot, mlip.system_from_atoms(atoms)).numpy()
@@ -53,6 +54,7 @@ def test_autograd_and_finite_difference_frequencies_agree(molecule_and_potential
     np.testing.assert_allclose(w_fd, w_auto, atol=1e-3 * np.abs(w_auto).max())
 
 
+@pytest.mark.slow  # ~18 s: Hessians of a molecule by autograd and finite differences
 def test_frequencies_invariant_under_rotation_translation_and_permutation(molecule_and_potential):
     atoms, pot = molecule_and_potential
     w0 = harmonic_wavenumbers(hessian(pot, mlip.system_from_atoms(atoms)).numpy(), atoms.positions, atoms.get_masses())
@@ -65,6 +67,7 @@ def test_frequencies_invariant_under_rotation_translation_and_permutation(molecu
     np.testing.assert_allclose(w1, w0, atol=1e-6 * np.abs(w0).max())
 
 
+@pytest.mark.slow  # ~10 s: Hessians of a molecule by autograd and finite differences
 def test_projection_removes_rigid_body_modes_even_away_from_a_minimum(molecule_and_potential):
     # A random (non-stationary) geometry: rotations mix with gradients, but the six
     # rigid-body directions are still projected out and exactly 3N - 6 values come back.

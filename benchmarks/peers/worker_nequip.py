@@ -4,9 +4,10 @@ Run with the NequIP venv's python (see setup_peer_venvs.sh), one core, e.g.::
 
     taskset -c 0 /tmp/peers/nequip/bin/python benchmarks/peers/worker_nequip.py --system cu500
 
-Prints one JSON line. The model has the shape quoted in shared/notes/peers.md: l_max 2,
-32 features per irrep, 4 layers, r_max 5 Å, parity on, radial MLP 1 x 128, 8 Bessels
-(~0.77M parameters), built without training by calling the ``NequIPGNNModel`` builder
+Prints one JSON line. The model has the shape of the NequIP reference figures in
+docs/benchmarks.md ("Peer speeds on a quiet core"): l_max 2, 32 features per irrep, 4 layers,
+r_max 5 Å, parity on, radial MLP 1 x 128, 8 Bessels (0.85M parameters here; the reference run
+reported ~0.77M), built without training by calling the ``NequIPGNNModel`` builder
 directly (the ``@model_builder`` decorator seeds and sets the dtype; it only needs the
 global state initialised first).
 """

@@ -46,6 +46,117 @@ TpShapes check_tp_inputs(const char* op, const at::Tensor& x, const at::Tensor& 
   return TpShapes{x.size(0), x.size(1), x.size(2), E, sh.size(1), weight.size(1), cg_index.size(0)};
 }
 
+void check_tp_dim_out(const char* op, int64_t dim_out) {
+  TORCH_CHECK(dim_out >= 1, op, ": dim_out must be >= 1, got ", dim_out);
+}
+
+int64_t check_tp_grad_out(const char* op, const at::Tensor& grad_out, const at::Tensor& x, const TpShapes& s) {
+  TORCH_CHECK(grad_out.dim() == 3 && grad_out.size(0) == s.n_nodes && grad_out.size(1) == s.channels, op,
+              ": grad_out must be (n_nodes, channels, dim_out), got ", grad_out.sizes());
+  TORCH_CHECK(grad_out.scalar_type() == x.scalar_type() && grad_out.device() == x.device(), op,
+              ": grad_out must match x's dtype and device");
+  check_tp_dim_out(op, grad_out.size(2));
+  return grad_out.size(2);
+}
+
+void check_tp_index_range(const char* op, const char* what, const int64_t* index, int64_t n_edges, int64_t n_nodes) {
+  for (int64_t e = 0; e < n_edges; ++e)
+    TORCH_CHECK(index[e] >= 0 && index[e] < n_nodes, op, ": ", what, "[", e, "] = ", index[e],
+                " is out of range [0, ", n_nodes, ")");
+}
+
+void check_tp_table(const char* op, const int32_t* idx, int64_t K, int64_t D1, int64_t D2, int64_t D3, int64_t P) {
+  for (int64_t k = 0; k < K; ++k) {
+    const int32_t* r = idx + 4 * k;
+    TORCH_CHECK(r[0] >= 0 && r[0] < D1 && r[1] >= 0 && r[1] < D2 && r[2] >= 0 && r[2] < D3 && r[3] >= 0 && r[3] < P,
+                op, ": cg_index row ", k, " = (", r[0], ", ", r[1], ", ", r[2], ", ", r[3],
+                ") is out of range for dim_in=", D1, ", dim_sh=", D2, ", dim_out=", D3, ", n_paths=", P);
+    if (k > 0) {  // groups (same k1, p) must be contiguous: table sorted by (p, k1)
+      const int32_t* q = idx + 4 * (k - 1);
+      TORCH_CHECK(q[3] < r[3] || (q[3] == r[3] && q[0] <= r[0]), op,
+                  ": cg_index must be sorted by (path, k1) (mlip.nn.native_tensor_product.cg_table does this)");
+    }
+  }
+}
+
+namespace {
+
+// The value checks on host memory (CPU tensors, or host copies of device ones).
+void check_tp_values_on_host(const char* op, const at::Tensor& sender, const at::Tensor& receiver,
+                             const at::Tensor& cg_index, const TpShapes& s, int64_t dim_out) {
+  const at::Tensor idx = cg_index.contiguous(), snd = sender.contiguous(), rcv = receiver.contiguous();
+  check_tp_table(op, idx.data_ptr<int32_t>(), s.n_entries, s.dim_in, s.dim_sh, dim_out, s.n_paths);
+  check_tp_index_range(op, "sender", snd.data_ptr<int64_t>(), s.n_edges, s.n_nodes);
+  check_tp_index_range(op, "receiver", rcv.data_ptr<int64_t>(), s.n_edges, s.n_nodes);
+}
+
+}  // namespace
+
+void check_tp_values_by_reduction(const char* op, const at::Tensor& sender, const at::Tensor& receiver,
+                                  const at::Tensor& cg_index, const TpShapes& s, int64_t dim_out) {
+  const int64_t E = s.n_edges, K = s.n_entries;
+  std::vector<at::Tensor> parts;  // int64 summaries, computed where the data live
+  if (E > 0) {
+    for (const at::Tensor* t : {&sender, &receiver}) {
+      const auto mm = at::aminmax(*t);
+      parts.push_back(std::get<0>(mm).reshape({1}));
+      parts.push_back(std::get<1>(mm).reshape({1}));
+    }
+  }
+  if (K > 0) {
+    const auto mm = at::aminmax(cg_index, 0);  // per column: k1, k2, k3, p
+    parts.push_back(std::get<0>(mm).to(at::kLong));
+    parts.push_back(std::get<1>(mm).to(at::kLong));
+    if (K > 1) {  // sorted by (p, k1)
+      const at::Tensor prev = cg_index.narrow(0, 0, K - 1), next = cg_index.narrow(0, 1, K - 1);
+      const at::Tensor p0 = prev.select(1, 3), p1 = next.select(1, 3);
+      const at::Tensor unsorted =
+          at::logical_or(p0 > p1, at::logical_and(p0 == p1, prev.select(1, 0) > next.select(1, 0))).any();
+      parts.push_back(unsorted.to(at::kLong).reshape({1}));
+    }
+  }
+  if (parts.empty()) return;
+  const at::Tensor summary = at::cat(parts).cpu();  // the call's one device->host copy
+  const int64_t* v = summary.data_ptr<int64_t>();
+  bool ok = true;
+  int64_t i = 0;
+  if (E > 0) {
+    ok = v[0] >= 0 && v[1] < s.n_nodes && v[2] >= 0 && v[3] < s.n_nodes;
+    i = 4;
+  }
+  if (K > 0) {
+    const int64_t limit[4] = {s.dim_in, s.dim_sh, dim_out, s.n_paths};
+    for (int c = 0; c < 4; ++c) ok = ok && v[i + c] >= 0 && v[i + 4 + c] < limit[c];
+    i += 8;
+    if (K > 1) ok = ok && v[i] == 0;
+  }
+  if (ok) return;
+  // rare path: the host checks on copies give the exact message (which row, which edge)
+  check_tp_values_on_host(op, sender.cpu(), receiver.cpu(), cg_index.cpu(), s, dim_out);
+  TORCH_CHECK(false, op, ": invalid sender/receiver indices or cg_index table");  // not reached
+}
+
+void check_tp_values(const char* op, const at::Tensor& sender, const at::Tensor& receiver, const at::Tensor& cg_index,
+                     const TpShapes& s, int64_t dim_out) {
+  if (sender.device().is_cpu())
+    check_tp_values_on_host(op, sender, receiver, cg_index, s, dim_out);
+  else
+    check_tp_values_by_reduction(op, sender, receiver, cg_index, s, dim_out);
+}
+
+void check_tp_values_by_reduction_op(const at::Tensor& sender, const at::Tensor& receiver, const at::Tensor& cg_index,
+                                     int64_t n_nodes, int64_t dim_in, int64_t dim_sh, int64_t dim_out,
+                                     int64_t n_paths) {
+  const char* op = "mlip::_check_tp_conv_values";
+  TORCH_CHECK(sender.dim() == 1 && receiver.dim() == 1 && sender.size(0) == receiver.size(0) &&
+                  sender.scalar_type() == at::kLong && receiver.scalar_type() == at::kLong,
+              op, ": sender and receiver must be int64 (n_edges,)");
+  TORCH_CHECK(cg_index.dim() == 2 && cg_index.size(1) == 4 && cg_index.scalar_type() == at::kInt, op,
+              ": cg_index must be int32 (n_entries, 4)");
+  const TpShapes s{n_nodes, 1, dim_in, sender.size(0), dim_sh, n_paths, cg_index.size(0)};
+  check_tp_values_by_reduction(op, sender, receiver, cg_index, s, dim_out);
+}
+
 namespace {
 
 // Edges grouped by node: edges of node v are perm[offsets[v] .. offsets[v + 1]) (identity
@@ -57,13 +168,13 @@ struct Csr {
   int64_t edge(int64_t t) const { return identity ? t : perm[t]; }
 };
 
-Csr build_csr(const char* op, const char* what, const int64_t* index, int64_t n_edges, int64_t n_nodes) {
+// `index` must be in range [0, n_nodes) (check_tp_values).
+Csr build_csr(const int64_t* index, int64_t n_edges, int64_t n_nodes) {
   Csr c;
   c.offsets.assign(n_nodes + 1, 0);
   bool sorted = true;
   for (int64_t e = 0; e < n_edges; ++e) {
     const int64_t v = index[e];
-    TORCH_CHECK(v >= 0 && v < n_nodes, op, ": ", what, "[", e, "] = ", v, " is out of range [0, ", n_nodes, ")");
     ++c.offsets[v + 1];
     if (e > 0 && v < index[e - 1]) sorted = false;
   }
@@ -75,20 +186,6 @@ Csr build_csr(const char* op, const char* what, const int64_t* index, int64_t n_
     for (int64_t e = 0; e < n_edges; ++e) c.perm[fill[index[e]]++] = e;
   }
   return c;
-}
-
-void check_table(const char* op, const int32_t* idx, int64_t K, int64_t D1, int64_t D2, int64_t D3, int64_t P) {
-  for (int64_t k = 0; k < K; ++k) {
-    const int32_t* r = idx + 4 * k;
-    TORCH_CHECK(r[0] >= 0 && r[0] < D1 && r[1] >= 0 && r[1] < D2 && r[2] >= 0 && r[2] < D3 && r[3] >= 0 && r[3] < P,
-                op, ": cg_index row ", k, " = (", r[0], ", ", r[1], ", ", r[2], ", ", r[3],
-                ") is out of range for dim_in=", D1, ", dim_sh=", D2, ", dim_out=", D3, ", n_paths=", P);
-    if (k > 0) {  // groups (same k1, p) must be contiguous: table sorted by (p, k1)
-      const int32_t* q = idx + 4 * (k - 1);
-      TORCH_CHECK(q[3] < r[3] || (q[3] == r[3] && q[0] <= r[0]), op,
-                  ": cg_index must be sorted by (path, k1) (mlip.ops.cg_table does this)");
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -378,16 +475,14 @@ at::Tensor tp_conv_cpu(const at::Tensor& x, const at::Tensor& sh, const at::Tens
                        int64_t dim_out) {
   const char* op = "mlip::tp_conv";
   const TpShapes s = check_tp_inputs(op, x, sh, weight, sender, receiver, cg_index, cg_coeff);
-  TORCH_CHECK(dim_out >= 1, op, ": dim_out must be >= 1");
+  check_tp_dim_out(op, dim_out);
+  check_tp_values(op, sender, receiver, cg_index, s, dim_out);
   at::Tensor out = at::zeros({s.n_nodes, s.channels, dim_out}, x.options());
-  const at::Tensor idx = cg_index.contiguous();
-  check_table(op, idx.data_ptr<int32_t>(), s.n_entries, s.dim_in, s.dim_sh, dim_out, s.n_paths);
   if (s.n_edges == 0 || s.n_nodes == 0 || s.channels == 0 || s.n_entries == 0) return out;
+  const at::Tensor idx = cg_index.contiguous();
   const at::Tensor snd = sender.contiguous(), rcv = receiver.contiguous();
-  const Csr rc = build_csr(op, "receiver", rcv.data_ptr<int64_t>(), s.n_edges, s.n_nodes);
+  const Csr rc = build_csr(rcv.data_ptr<int64_t>(), s.n_edges, s.n_nodes);
   const int64_t* sp = snd.data_ptr<int64_t>();
-  for (int64_t e = 0; e < s.n_edges; ++e)
-    TORCH_CHECK(sp[e] >= 0 && sp[e] < s.n_nodes, op, ": sender[", e, "] = ", sp[e], " is out of range [0, ", s.n_nodes, ")");
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mlip_tp_conv_cpu", [&] {
     const at::Tensor xt = x.transpose(1, 2).contiguous();
     const at::Tensor shc = sh.contiguous(), wc = weight.contiguous();
@@ -404,13 +499,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cpu(
     std::array<bool, 3> mask) {
   const char* op = "mlip::tp_conv_backward";
   const TpShapes s = check_tp_inputs(op, x, sh, weight, sender, receiver, cg_index, cg_coeff);
-  TORCH_CHECK(grad_out.dim() == 3 && grad_out.size(0) == s.n_nodes && grad_out.size(1) == s.channels, op,
-              ": grad_out must be (n_nodes, channels, dim_out), got ", grad_out.sizes());
-  TORCH_CHECK(grad_out.scalar_type() == x.scalar_type() && grad_out.device() == x.device(), op,
-              ": grad_out must match x's dtype and device");
-  const int64_t D3 = grad_out.size(2);
-  const at::Tensor idx = cg_index.contiguous();
-  check_table(op, idx.data_ptr<int32_t>(), s.n_entries, s.dim_in, s.dim_sh, D3, s.n_paths);
+  const int64_t D3 = check_tp_grad_out(op, grad_out, x, s);
+  check_tp_values(op, sender, receiver, cg_index, s, D3);
   at::Tensor gx, gsh, gw;
   if (mask[0]) gx = at::zeros_like(x, at::MemoryFormat::Contiguous);
   if (mask[1]) gsh = at::zeros_like(sh, at::MemoryFormat::Contiguous);
@@ -420,11 +510,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cpu(
     if (mask[2]) gw.zero_();
     return {gx, gsh, gw};
   }
+  const at::Tensor idx = cg_index.contiguous();
   const at::Tensor snd = sender.contiguous(), rcv = receiver.contiguous();
-  const Csr sc = build_csr(op, "sender", snd.data_ptr<int64_t>(), s.n_edges, s.n_nodes);
+  const Csr sc = build_csr(snd.data_ptr<int64_t>(), s.n_edges, s.n_nodes);
   const int64_t* rp = rcv.data_ptr<int64_t>();
-  for (int64_t e = 0; e < s.n_edges; ++e)
-    TORCH_CHECK(rp[e] >= 0 && rp[e] < s.n_nodes, op, ": receiver[", e, "] = ", rp[e], " is out of range [0, ", s.n_nodes, ")");
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mlip_tp_conv_backward_cpu", [&] {
     const at::Tensor xt = x.transpose(1, 2).contiguous();
     const at::Tensor gt = grad_out.transpose(1, 2).contiguous();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cuda_runtime.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mlip/neighbor_math.h"
@@ -15,6 +16,16 @@ struct TpDims {
   int64_t n_nodes;
   int channels, dim_in, dim_sh, n_paths, dim_out, n_entries;
 };
+
+// Dynamic shared memory of the tp_conv kernels (one warp of 32 lanes per node) and the limit
+// they may use without an opt-in; the binding refuses larger problems with a clear error.
+constexpr size_t kTpMaxSharedBytes = 48 * 1024;
+inline size_t tp_forward_shared_bytes(const TpDims& d, size_t element_size) {
+  return element_size * 32 * static_cast<size_t>(d.dim_out);
+}
+inline size_t tp_backward_shared_bytes(const TpDims& d, size_t element_size) {
+  return element_size * 32 * static_cast<size_t>(d.dim_in + d.n_paths + d.dim_sh);
+}
 
 // out (N, C, D3) = 0 on entry. Edges of receiver i: edge_of[offsets[i] .. offsets[i + 1])
 // (edge_of == nullptr: the identity). xt is x transposed to (N, D1, C).

@@ -100,7 +100,9 @@ template <typename T, bool GX, bool GW, bool GSH>
 cudaError_t launch_backward(const TpDims& d, const T* xt, const T* gt, const T* sh, const T* w,
                             const int64_t* receiver, const int64_t* edge_of, const int64_t* offsets,
                             const int32_t* idx, const T* coeff, T* gx, T* gsh, T* gw, cudaStream_t stream) {
-  const size_t smem = sizeof(T) * kWarp * (d.dim_in + d.n_paths + d.dim_sh);
+  static_assert(kWarp == 32, "tp_backward_shared_bytes (launchers.h) assumes 32 lanes");
+  const size_t smem = tp_backward_shared_bytes(d, sizeof(T));
+  if (smem > kTpMaxSharedBytes) return cudaErrorInvalidValue;
   backward_kernel<T, GX, GW, GSH><<<static_cast<unsigned>(d.n_nodes), kWarp, smem, stream>>>(
       d, xt, gt, sh, w, receiver, edge_of, offsets, idx, coeff, gx, gsh, gw);
   return cudaGetLastError();
@@ -113,7 +115,8 @@ cudaError_t tp_conv_forward(const TpDims& d, const T* xt, const T* sh, const T* 
                             const int64_t* edge_of, const int64_t* offsets, const int32_t* cg_index, const T* cg_coeff,
                             T* out, cudaStream_t stream) {
   if (d.n_nodes == 0 || d.channels == 0) return cudaSuccess;
-  const size_t smem = sizeof(T) * kWarp * d.dim_out;
+  const size_t smem = tp_forward_shared_bytes(d, sizeof(T));
+  if (smem > kTpMaxSharedBytes) return cudaErrorInvalidValue;
   forward_kernel<T><<<static_cast<unsigned>(d.n_nodes), kWarp, smem, stream>>>(d, xt, sh, w, sender, edge_of, offsets,
                                                                                cg_index, cg_coeff, out);
   return cudaGetLastError();

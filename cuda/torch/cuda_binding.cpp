@@ -29,16 +29,31 @@ std::pair<at::Tensor, at::Tensor> group_edges(const at::Tensor& index, int64_t n
   return {edge_of.contiguous(), offsets};
 }
 
-cuda::TpDims dims(const TpShapes& s, int64_t dim_out) {
-  TORCH_CHECK(s.n_nodes < std::numeric_limits<int32_t>::max() && s.channels < (1 << 20),
-              "mlip::tp_conv (CUDA): too many nodes or channels");
-  return cuda::TpDims{s.n_nodes,
-                      static_cast<int>(s.channels),
-                      static_cast<int>(s.dim_in),
-                      static_cast<int>(s.dim_sh),
-                      static_cast<int>(s.n_paths),
-                      static_cast<int>(dim_out),
-                      static_cast<int>(s.n_entries)};
+// The kernels' dimensions; refuses, with a clear error, what they cannot run (sizes beyond
+// int32, irreps too large for the per-warp shared-memory accumulators). The checks common to
+// CPU and CUDA (shapes, dtypes, devices, index and CG-table values) come before, from
+// ops_internal.h.
+cuda::TpDims dims(const char* op, const TpShapes& s, int64_t dim_out, size_t element_size, bool backward) {
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  TORCH_CHECK(s.n_nodes < kMax, op, " (CUDA): ", s.n_nodes, " nodes; at most ", kMax - 1, " per call");
+  TORCH_CHECK(s.channels < (1 << 20), op, " (CUDA): ", s.channels, " channels; at most ", (1 << 20) - 1);
+  TORCH_CHECK(s.dim_in < kMax && s.dim_sh < kMax && s.n_paths < kMax && dim_out < kMax && s.n_entries < kMax, op,
+              " (CUDA): dim_in, dim_sh, n_paths, dim_out and the cg_index rows must each be < ", kMax);
+  const cuda::TpDims d{s.n_nodes,
+                       static_cast<int>(s.channels),
+                       static_cast<int>(s.dim_in),
+                       static_cast<int>(s.dim_sh),
+                       static_cast<int>(s.n_paths),
+                       static_cast<int>(dim_out),
+                       static_cast<int>(s.n_entries)};
+  const size_t smem =
+      backward ? cuda::tp_backward_shared_bytes(d, element_size) : cuda::tp_forward_shared_bytes(d, element_size);
+  TORCH_CHECK(smem <= cuda::kTpMaxSharedBytes, op, " (CUDA): the kernel needs ", smem,
+              " bytes of shared memory per block (",
+              backward ? "dim_in + n_paths + dim_sh = " : "dim_out = ",
+              backward ? s.dim_in + s.n_paths + s.dim_sh : dim_out, " rows of 32 lanes), more than the ",
+              cuda::kTpMaxSharedBytes, " available; use smaller irreps or the CPU op");
+  return d;
 }
 
 at::Tensor tp_conv_cuda(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& weight, const at::Tensor& sender,
@@ -46,10 +61,12 @@ at::Tensor tp_conv_cuda(const at::Tensor& x, const at::Tensor& sh, const at::Ten
                         int64_t dim_out) {
   const char* op = "mlip::tp_conv";
   const TpShapes s = check_tp_inputs(op, x, sh, weight, sender, receiver, cg_index, cg_coeff);
-  TORCH_CHECK(dim_out >= 1, op, ": dim_out must be >= 1");
+  check_tp_dim_out(op, dim_out);
   const c10::cuda::CUDAGuard guard(x.device());
+  check_tp_values(op, sender, receiver, cg_index, s, dim_out);  // one reduction, one small copy
   at::Tensor out = at::zeros({s.n_nodes, s.channels, dim_out}, x.options());
   if (s.n_edges == 0 || s.n_nodes == 0 || s.channels == 0 || s.n_entries == 0) return out;
+  const cuda::TpDims d = dims(op, s, dim_out, x.element_size(), /*backward=*/false);
   const auto grouped = group_edges(receiver.contiguous(), s.n_nodes);
   const at::Tensor idx = cg_index.contiguous(), snd = sender.contiguous();
   const auto stream = c10::cuda::getCurrentCUDAStream().stream();
@@ -57,7 +74,7 @@ at::Tensor tp_conv_cuda(const at::Tensor& x, const at::Tensor& sh, const at::Ten
     const at::Tensor xt = x.transpose(1, 2).contiguous();
     const at::Tensor shc = sh.contiguous(), wc = weight.contiguous();
     const at::Tensor cf = cg_coeff.to(x.scalar_type()).contiguous();
-    check_cuda(cuda::tp_conv_forward<scalar_t>(dims(s, dim_out), xt.data_ptr<scalar_t>(), shc.data_ptr<scalar_t>(),
+    check_cuda(cuda::tp_conv_forward<scalar_t>(d, xt.data_ptr<scalar_t>(), shc.data_ptr<scalar_t>(),
                                                wc.data_ptr<scalar_t>(), snd.data_ptr<int64_t>(),
                                                grouped.first.data_ptr<int64_t>(), grouped.second.data_ptr<int64_t>(),
                                                idx.data_ptr<int32_t>(), cf.data_ptr<scalar_t>(),
@@ -73,16 +90,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cuda(
     std::array<bool, 3> mask) {
   const char* op = "mlip::tp_conv_backward";
   const TpShapes s = check_tp_inputs(op, x, sh, weight, sender, receiver, cg_index, cg_coeff);
-  TORCH_CHECK(grad_out.dim() == 3 && grad_out.size(0) == s.n_nodes && grad_out.size(1) == s.channels &&
-                  grad_out.scalar_type() == x.scalar_type() && grad_out.device() == x.device(),
-              op, ": grad_out must be (n_nodes, channels, dim_out) with x's dtype and device");
+  const int64_t D3 = check_tp_grad_out(op, grad_out, x, s);
   const c10::cuda::CUDAGuard guard(x.device());
+  check_tp_values(op, sender, receiver, cg_index, s, D3);  // one reduction, one small copy
   at::Tensor gx, gsh, gw;
   if (mask[0]) gx = at::zeros_like(x, at::MemoryFormat::Contiguous);
   if (mask[1]) gsh = at::zeros_like(sh, at::MemoryFormat::Contiguous);
   if (mask[2]) gw = at::zeros_like(weight, at::MemoryFormat::Contiguous);
   if (!(mask[0] || mask[1] || mask[2]) || s.n_edges == 0 || s.n_nodes == 0 || s.channels == 0 || s.n_entries == 0)
     return {gx, gsh, gw};
+  const cuda::TpDims d = dims(op, s, D3, x.element_size(), /*backward=*/true);
   const auto grouped = group_edges(sender.contiguous(), s.n_nodes);
   const at::Tensor idx = cg_index.contiguous(), rcv = receiver.contiguous();
   const auto stream = c10::cuda::getCurrentCUDAStream().stream();
@@ -92,7 +109,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cuda(
     const at::Tensor shc = sh.contiguous(), wc = weight.contiguous();
     const at::Tensor cf = cg_coeff.to(x.scalar_type()).contiguous();
     check_cuda(cuda::tp_conv_backward<scalar_t>(
-                   dims(s, grad_out.size(2)), xt.data_ptr<scalar_t>(), gt.data_ptr<scalar_t>(),
+                   d, xt.data_ptr<scalar_t>(), gt.data_ptr<scalar_t>(),
                    shc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(), rcv.data_ptr<int64_t>(),
                    grouped.first.data_ptr<int64_t>(), grouped.second.data_ptr<int64_t>(), idx.data_ptr<int32_t>(),
                    cf.data_ptr<scalar_t>(), mask[0] ? gx.data_ptr<scalar_t>() : nullptr,

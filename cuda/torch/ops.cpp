@@ -249,6 +249,11 @@ TORCH_LIBRARY(mlip, m) {
   m.def("build_info() -> str", &mlip::build_info);
   // testing knob: CPU loop order of tp_conv (0 group-major, 1 edge-major = CUDA's); returns the old one
   m.def("_set_tp_conv_cpu_variant(int variant) -> int", &mlip::set_tp_conv_cpu_variant);
+  // testing knob: the device (CUDA) path's index and CG-table checks, run on tensors of any device
+  m.def(
+      "_check_tp_conv_values(Tensor sender, Tensor receiver, Tensor cg_index, int n_nodes, int dim_in, int dim_sh, "
+      "int dim_out, int n_paths) -> ()",
+      &mlip::check_tp_values_by_reduction_op);
 }
 
 TORCH_LIBRARY_IMPL(mlip, CPU, m) {

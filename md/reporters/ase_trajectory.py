@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional
 
 from mlip.errors import ConfigError
 
+from md.atomic_io import atomic_path
 from md.frames import atoms_from_state
 from md.reporters.trajectory_writer import TrajectoryWriter
 
@@ -53,11 +54,10 @@ class AseTrajectoryReporter(TrajectoryWriter):
         from ase.io import Trajectory, read
 
         frames = read(self.path, index=f":{n_frames}") if n_frames else []
-        tmp = f"{self.path}.tmp"
-        with Trajectory(tmp, "w") as out:
-            for atoms in frames:
-                out.write(atoms)
-        os.replace(tmp, self.path)
+        with atomic_path(self.path, suffix=".traj") as tmp:
+            with Trajectory(tmp, "w") as out:
+                for atoms in frames:
+                    out.write(atoms)
 
     def _write_frame(self, state) -> None:
         atoms = atoms_from_state(state, self.wrap)

@@ -1,10 +1,11 @@
 """PNG plot of H and H̃ versus time (matplotlib's Agg canvas; no pyplot, no global state)."""
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 import numpy as np
+
+from md.atomic_io import atomic_open
 
 
 def plot_energies(path: str, time_fs: Sequence[float], energy_eV: Sequence[float],
@@ -29,6 +30,5 @@ def plot_energies(path: str, time_fs: Sequence[float], energy_eV: Sequence[float
     axes.set_title(title)
     axes.legend(loc="best")
     figure.tight_layout()
-    tmp = f"{path}.tmp.png"
-    figure.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png")

@@ -14,6 +14,7 @@ import numpy as np
 
 from mlip.errors import ConfigError
 
+from md.atomic_io import atomic_path
 from md.frames import wrapped_positions
 from md.reporters.trajectory_writer import TrajectoryWriter
 
@@ -73,12 +74,16 @@ class MdtrajTrajectoryReporter(TrajectoryWriter):
         if kept:
             # rewrite the frames the checkpoint knew about, then swap the file in; the open
             # handle follows the file to its final name (POSIX rename semantics)
-            tmp = f"{self.path}.tmp{self.suffix}"
-            self._handle = opener(tmp, "w", force_overwrite=True)
-            for frame in kept:
-                self._handle.write(*frame)
-            self._flush()
-            os.replace(tmp, self.path)
+            with atomic_path(self.path, suffix=self.suffix) as tmp:
+                self._handle = opener(tmp, "w", force_overwrite=True)
+                try:
+                    for frame in kept:
+                        self._handle.write(*frame)
+                    self._flush()
+                except BaseException:
+                    self._handle.close()
+                    self._handle = None
+                    raise
         else:
             self._handle = opener(self.path, "w", force_overwrite=True)
 

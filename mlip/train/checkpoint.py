@@ -1,4 +1,10 @@
-"""Atomic writes of training checkpoints and metric tables (temp file + rename)."""
+"""Atomic writes of training checkpoints and metric tables.
+
+Each write goes to a temporary file with a unique name (``tempfile.mkstemp``) in the
+destination's directory, which is fsync'ed and renamed over the destination (``os.replace``);
+on any error the temporary file is removed and the destination keeps its old content. Two
+writers of one folder (committee members, two runs) never share a temporary file.
+"""
 from __future__ import annotations
 
 import csv
@@ -9,8 +15,25 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The file gets the permissions a plain ``open`` would give it (not mkstemp's ``0o600``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -18,6 +41,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

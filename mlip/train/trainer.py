@@ -3,17 +3,25 @@ atomic checkpoints with exact resume, metrics CSV, best model saved as a potenti
 
 Determinism: all randomness (initialisation, shuffling) comes from explicit generators seeded
 by ``training.seed``; on CPU a run is reproducible and ``resume`` continues bit-for-bit.
+
+A non-finite (NaN/inf) training loss, gradient or validation loss stops training with a
+:class:`mlip.errors.TrainingError` before the optimiser applies it; the message names the
+epoch, batch, loss components and frames, the likely cause and the fix. Nothing is written for
+the failing epoch, so ``checkpoint.pt`` and ``best.pt`` stay the last good ones.
 """
 from __future__ import annotations
 
 import copy
+import math
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
 
-from mlip.data.batch import Graph, iterate_batches
+from mlip.data.batch import Graph, collate, iterate_batches
+from mlip.errors import TrainingError
 from mlip.potential import Potential
 from mlip.train.checkpoint import load_checkpoint, save_checkpoint, write_metrics_csv
 from mlip.train.config import TrainConfig
@@ -57,6 +65,7 @@ class Trainer:
         self.bad_epochs = 0
         self.rows: List[Dict[str, Any]] = []
         self.elapsed_s = 0.0
+        self.checkpoint_epoch: Optional[int] = None  # epoch of the checkpoint on disk (None: none yet)
 
     # -- state ---------------------------------------------------------------------------
     def state(self) -> Dict[str, Any]:
@@ -87,6 +96,7 @@ class Trainer:
         self.epoch, self.best_val, self.best_epoch = s["epoch"], s["best_val"], s["best_epoch"]
         self.bad_epochs, self.rows, self.elapsed_s = s["bad_epochs"], list(s["rows"]), s["elapsed_s"]
         self.n_updates = s["n_updates"]
+        self.checkpoint_epoch = self.epoch
 
     def ema_potential(self) -> Potential:
         """A copy of the potential carrying the EMA weights."""
@@ -101,14 +111,31 @@ class Trainer:
         need_stress = self.cfg.training.loss_config.stress_weight > 0
         totals: Dict[str, float] = {}
         n = 0
-        for batch in iterate_batches(self.graphs, t.batch_size, self.pot.dtype, True, self.shuffle, self.pot.device):
+        params = [p for p in self.pot.parameters() if p.requires_grad]
+        # the batches of iterate_batches (same generator draws), keeping each batch's graphs so
+        # that a failure can name its frames
+        order = torch.randperm(len(self.graphs), generator=self.shuffle).tolist()
+        n_batches = (len(order) + t.batch_size - 1) // t.batch_size
+        for b in range(n_batches):
+            graphs = [self.graphs[i] for i in order[b * t.batch_size : (b + 1) * t.batch_size]]
+            batch = collate(graphs, self.pot.dtype, self.pot.device)
             stress = need_stress and bool(batch.stress_mask.any())
             pred = self.pot(batch.system, batch.edges, compute_stress=stress, create_graph=True)
             loss, parts = self.loss(pred, batch)
+            # the values are needed for the epoch means anyway: one host sync, as before
+            loss_value = float(loss.detach())
+            part_values = {k: float(v.detach()) for k, v in parts.items()}
+            if not math.isfinite(loss_value):
+                raise self._non_finite_error("loss", b, n_batches, graphs, loss_value, part_values)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            grads = [p.grad for p in params if p.grad is not None]
             if t.clip_grad_norm:
-                torch.nn.utils.clip_grad_norm_([p for p in self.pot.parameters() if p.requires_grad], t.clip_grad_norm)
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, t.clip_grad_norm)
+            else:
+                grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+            if not math.isfinite(float(grad_norm)):
+                raise self._non_finite_error("gradient", b, n_batches, graphs, loss_value, part_values)
             self.optimizer.step()
             with torch.no_grad():
                 # warm-up: early averages do not remember the random initialisation
@@ -119,11 +146,110 @@ class Trainer:
                         self.ema[k].mul_(d).add_(v.detach(), alpha=1.0 - d)
                     else:
                         self.ema[k].copy_(v)
-            totals["loss"] = totals.get("loss", 0.0) + float(loss.detach())
-            for k, v in parts.items():
-                totals[f"loss_{k}"] = totals.get(f"loss_{k}", 0.0) + float(v.detach())
+            totals["loss"] = totals.get("loss", 0.0) + loss_value
+            for k, v in part_values.items():
+                totals[f"loss_{k}"] = totals.get(f"loss_{k}", 0.0) + v
             n += 1
         return {f"train_{k}": v / max(n, 1) for k, v in totals.items()}
+
+    # -- non-finite losses -------------------------------------------------------------------
+    def _frame_diagnosis(self, pot: Potential, graphs: List[Graph]) -> List[str]:
+        """One line per frame of ``graphs`` whose labels, prediction or own loss is not finite."""
+        need_stress = self.cfg.training.loss_config.stress_weight > 0
+        lines = []
+        for g in graphs:
+            f = g.frame
+            labels = [name for name in ("energy", "forces", "stress", "charges", "dipole")
+                      if getattr(f, name, None) is not None and not np.isfinite(np.asarray(getattr(f, name))).all()]
+            if labels:
+                lines.append(f"{f.source}: its {', '.join(labels)} label(s) are NaN/inf")
+                continue
+            try:
+                one = collate([g], pot.dtype, pot.device)
+                pred = pot(one.system, one.edges, compute_stress=need_stress and bool(one.stress_mask.any()))
+                _, parts = self.loss(pred, one)
+            except Exception as exc:  # noqa: BLE001 - diagnosis only; the original failure is reported
+                lines.append(f"{f.source}: evaluating it alone failed ({exc})")
+                continue
+            outputs = [name for name in ("energy", "forces", "stress")
+                       if getattr(pred, name, None) is not None and not bool(torch.isfinite(getattr(pred, name)).all())]
+            bad = sorted(k for k, v in parts.items() if not math.isfinite(float(v)))
+            if outputs or bad:
+                what = f"predicted {', '.join(outputs)}" if outputs else f"loss component(s) {', '.join(bad)}"
+                lines.append(f"{f.source}: its {what} are NaN/inf")
+        return lines
+
+    def _files_note(self) -> str:
+        out, epoch = self.out, self.epoch + 1
+        if self.checkpoint_epoch is None and self.best_epoch < 1:
+            return (f"Nothing was written for epoch {epoch}, and no checkpoint or best model exists yet: "
+                    "after the fix, start the training again.")
+        kept = []
+        if self.checkpoint_epoch is not None:
+            kept.append(f"{out / CHECKPOINT} (end of epoch {self.checkpoint_epoch}) is the last good checkpoint")
+        if self.best_epoch >= 1:
+            kept.append(f"{out / BEST} (epoch {self.best_epoch}) is the best model so far")
+        note = f"Nothing was written for epoch {epoch}: {' and '.join(kept)}, untouched."
+        if self.checkpoint_epoch is not None:
+            note += (" After the fix, `mlip train CONFIG --resume` continues from the checkpoint (with its "
+                     "optimiser state, learning rate included: to lower the learning rate, start again).")
+        return note
+
+    def _non_finite_error(self, what: str, b: int, n_batches: int, graphs: List[Graph], loss_value: float,
+                          part_values: Dict[str, float]) -> TrainingError:
+        t = self.cfg.training
+        epoch = self.epoch + 1
+        bad_parts = sorted(k for k, v in part_values.items() if not math.isfinite(v))
+        if what == "loss":
+            parts = (f"non-finite loss component(s): {', '.join(bad_parts)}" if bad_parts
+                     else f"every component is finite ({part_values}), their weighted sum overflowed")
+            head = f"non-finite training loss ({loss_value}) at epoch {epoch}, batch {b + 1}/{n_batches}; {parts}"
+        else:
+            head = (f"non-finite gradient at epoch {epoch}, batch {b + 1}/{n_batches} (the loss, {loss_value:.6g}, "
+                    f"is finite: components {part_values}); the optimiser step was not taken")
+        frames = ", ".join(g.frame.source for g in graphs)
+        bad_weights = [name for name, p in self.pot.named_parameters() if not bool(torch.isfinite(p).all())]
+        culprits = self._frame_diagnosis(self.pot, graphs) if not bad_weights else []
+        label_frames = [c for c in culprits if "label" in c]
+        largest = max((float(p.detach().abs().max()) for p in self.pot.parameters() if p.numel()), default=0.0)
+        if label_frames:
+            cause = ("Likely cause: a bad frame in the data: " + "; ".join(label_frames)
+                     + ". Fix: correct or remove that frame (data.index or the data file), then train again.")
+        elif culprits and len(culprits) == len(graphs) and len(graphs) > 1:
+            cause = (f"Likely cause: the model diverged: it gives NaN/inf on every frame of the batch (largest "
+                     f"|weight| {largest:.3g}), i.e. the learning rate training.lr = {t.lr:g} is too high. Fix: "
+                     f"lower training.lr (e.g. to {t.lr / 10:g}) and keep training.clip_grad_norm set "
+                     f"(now {t.clip_grad_norm}).")
+        elif bad_weights:
+            cause = (f"Likely cause: the model diverged: the weights ({', '.join(bad_weights[:3])}"
+                     f"{', ...' if len(bad_weights) > 3 else ''}) are no longer finite after the previous update, "
+                     f"i.e. the learning rate training.lr = {t.lr:g} is too high. Fix: lower training.lr "
+                     f"(e.g. to {t.lr / 10:g}) and keep training.clip_grad_norm set (now {t.clip_grad_norm}).")
+        elif culprits:
+            cause = ("Likely cause: a bad frame (atoms much closer than in the rest of the data, or far outside "
+                     "it): " + "; ".join(culprits) + f". Fix: inspect and remove that frame; if the data are fine, "
+                     f"the learning rate training.lr = {t.lr:g} is too high: lower it (e.g. to {t.lr / 10:g}).")
+        else:
+            cause = (f"Likely cause: the learning rate training.lr = {t.lr:g} is too high (the model diverged; "
+                     f"no single frame of the batch is at fault). Fix: lower training.lr (e.g. to {t.lr / 10:g}) "
+                     f"and keep training.clip_grad_norm set (now {t.clip_grad_norm}); float64 "
+                     f"(training.dtype) also helps when float32 overflows.")
+        return TrainingError(f"training stopped: {head}. Frames of the batch: {frames}. {cause} {self._files_note()}")
+
+    def _check_validation(self, pot: Potential, val: float) -> None:
+        if math.isfinite(val):
+            return
+        graphs = self.data.valid or self.data.train
+        culprits = self._frame_diagnosis(pot, graphs)
+        t = self.cfg.training
+        if culprits:
+            cause = ("Likely cause: a bad frame: " + "; ".join(culprits[:5]) + (" ..." if len(culprits) > 5 else "")
+                     + ". Fix: correct or remove it.")
+        else:
+            cause = (f"Likely cause: the learning rate training.lr = {t.lr:g} is too high (the averaged weights "
+                     f"diverged). Fix: lower training.lr (e.g. to {t.lr / 10:g}).")
+        raise TrainingError(f"training stopped: non-finite validation loss ({val}) after epoch {self.epoch + 1}. "
+                            f"{cause} {self._files_note()}")
 
     def validation_loss(self, pot: Potential) -> float:
         graphs = self.data.valid or self.data.train
@@ -132,7 +258,7 @@ class Trainer:
         for batch in iterate_batches(graphs, self.cfg.training.batch_size, pot.dtype, False, device=pot.device):
             pred = pot(batch.system, batch.edges, compute_stress=need_stress and bool(batch.stress_mask.any()))
             loss, _ = self.loss(pred, batch)
-            total += float(loss) * int(batch.n_atoms.numel())
+            total += float(loss.detach()) * int(batch.n_atoms.numel())
             n += int(batch.n_atoms.numel())
         return total / max(n, 1)
 
@@ -146,6 +272,7 @@ class Trainer:
             row.update(self.train_epoch())
             ema_pot = self.ema_potential().eval()
             val = self.validation_loss(ema_pot)
+            self._check_validation(ema_pot, val)
             row["valid_loss"] = val
             metrics = evaluate(ema_pot, self.data.valid or self.data.train, t.batch_size)
             row.update({f"valid_{k}": v for k, v in metrics.items()})
@@ -167,6 +294,7 @@ class Trainer:
             write_metrics_csv(self.out / METRICS, self.rows)
             if self.epoch % t.checkpoint_every == 0 or self.epoch == t.epochs:
                 save_checkpoint(self.out / CHECKPOINT, self.state())
+                self.checkpoint_epoch = self.epoch
             if progress is not None:
                 progress(row)
             if t.early_stopping_patience is not None and self.bad_epochs >= t.early_stopping_patience:
@@ -174,4 +302,5 @@ class Trainer:
             if t.max_time_s is not None and self.elapsed_s >= t.max_time_s:
                 break
         save_checkpoint(self.out / CHECKPOINT, self.state())
+        self.checkpoint_epoch = self.epoch
         return self.out / BEST

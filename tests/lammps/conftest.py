@@ -12,6 +12,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import lammps_helpers as lh  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every LAMMPS test is marked slow (`make test-fast` deselects them): they need the plugin
+    (built on first use, ~1 min, when `make lammps-plugin` has not run), export models once per
+    session (~10 s) and start LAMMPS, some of them under mpirun."""
+    for item in items:
+        if os.path.abspath(str(item.fspath)).startswith(HERE + os.sep):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _single_thread():

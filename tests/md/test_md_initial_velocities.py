@@ -44,6 +44,7 @@ def test_fixed_atoms_never_move(integrator):
     assert float((state.positions - md.initial_state(argon_liquid(2, seed=2), lj).positions).abs().max()) > 0.01
 
 
+@pytest.mark.slow  # ~5 s: a fresh interpreter imports md
 def test_importing_md_changes_no_global_state():
     import subprocess
     import sys

@@ -53,6 +53,7 @@ def assert_canonical(state, recorder, temperature_K, mean_tol, var_tol):
     assert abs(var - var_theory) < max(4 * var_err, 0.05 * var_theory) and abs(var / var_theory - 1) < var_tol
 
 
+@pytest.mark.slow  # ~4 s: long statistical MD run
 def test_langevin_baoab_kinetic_energy_mean_and_variance_are_canonical():
     rng = np.random.default_rng(0)
     n_atoms = 40
@@ -64,6 +65,7 @@ def test_langevin_baoab_kinetic_energy_mean_and_variance_are_canonical():
     assert_canonical(state, recorder, 300.0, mean_tol=0.02, var_tol=0.1)
 
 
+@pytest.mark.slow  # ~5 s per thermostat: long statistical MD runs
 @pytest.mark.parametrize("integrator", [md.Bussi(10.0, 120.0, tau_fs=100.0),
                                         md.NoseHooverChain(10.0, 120.0, tau_fs=100.0)],
                          ids=["bussi", "nose-hoover-chain"])

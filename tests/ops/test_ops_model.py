@@ -136,6 +136,7 @@ def test_unknown_backend_is_an_error():
         mlip.ModelConfig.from_dict({**_config().to_dict(), "backend": "native"})
 
 
+@pytest.mark.slow  # ~5 s: a fresh interpreter without the op library
 def test_native_backend_without_library_raises_backend_unavailable():
     code = (
         "import mlip, ase.build\n"

@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from emt_fixtures import tiny_config
@@ -11,6 +12,7 @@ def _mlip(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "mlip.cli", *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
+@pytest.mark.slow  # ~35 s: trains through the CLI, then evaluates and plots
 def test_train_then_eval_writes_table_and_parity_plot(emt_file, tmp_path):
     cfg = tiny_config(emt_file, tmp_path / "run", epochs=2)
     cfg["training"]["progress"] = True
@@ -30,6 +32,7 @@ def test_train_then_eval_writes_table_and_parity_plot(emt_file, tmp_path):
     assert f"[2:]: {n_all - 2} frames" in out.stdout
 
 
+@pytest.mark.slow  # ~5 s: several CLI subprocesses
 def test_cli_reports_config_errors_in_one_line(emt_file, tmp_path):
     cfg = tiny_config(emt_file, tmp_path / "run")
     cfg["training"]["epoch"] = 3

@@ -13,6 +13,7 @@ from mlip.types import Prediction
 from emt_fixtures import make_emt_frames, tiny_config
 
 
+@pytest.mark.slow  # ~13 s: 6 training epochs
 def test_tiny_training_lowers_the_validation_error(emt_file, tmp_path):
     cfg = TrainConfig.from_dict(tiny_config(emt_file, tmp_path, epochs=6))
     train(cfg)
@@ -27,6 +28,7 @@ def test_tiny_training_lowers_the_validation_error(emt_file, tmp_path):
     assert report["n_test"] == 3 and report["forces_mae_meV/A"] > 0
 
 
+@pytest.mark.slow  # ~22 s: two 4-epoch trainings
 def test_resume_continues_exactly_like_an_uninterrupted_run(emt_file, tmp_path):
     full = TrainConfig.from_dict(tiny_config(emt_file, tmp_path / "full", epochs=4, scheduler="cosine"))
     train(full)
@@ -43,6 +45,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(emt_file, tmp_path):
         assert torch.equal(a["ema"][k], b["ema"][k]), k
 
 
+@pytest.mark.slow  # ~16 s: trains a 2-member committee
 def test_committee_spread_zero_for_identical_members_positive_otherwise(emt_file, tmp_path):
     cfg = tiny_config(emt_file, tmp_path / "c", epochs=2, committee_size=2)
     best = train(TrainConfig.from_dict(cfg))
@@ -65,6 +68,7 @@ def test_committee_spread_zero_for_identical_members_positive_otherwise(emt_file
     np.testing.assert_allclose(atoms.get_potential_energy(), mlip.MLIPCalculator(same).get_potential_energy(atoms), rtol=1e-12)
 
 
+@pytest.mark.slow  # ~5 s: trains, then fine-tunes
 def test_fine_tuning_loads_freezes_and_refuses_new_elements(emt_file, tmp_path):
     base = train(TrainConfig.from_dict(tiny_config(emt_file, tmp_path / "base", epochs=1)))
     ft = tiny_config(emt_file, tmp_path / "ft", epochs=1, init_from=str(base), freeze=["model.terms.0.layers.0"])
