@@ -7,7 +7,7 @@ integrator's parameters and extended variables, and every reporter's ``state_dic
 offsets, buffered rows, the shadow monitor's stencil and history). It is written to a
 temporary file with a unique name in the same directory (two writers of one folder never
 share it), fsync'ed, then renamed over the old one (``os.replace``), so a crash never leaves
-a half-written checkpoint; on failure the temporary file is removed (:mod:`md.atomic_io`).
+a half-written checkpoint; on failure the temporary file is removed (:mod:`mlip.atomic_io`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import torch
 from mlip.errors import ConfigError
 from mlip.types import Edges, System
 
-from md.atomic_io import atomic_open
+from mlip.atomic_io import atomic_open
 from md.neighbor_cache import NeighborState
 from md.state import State
 

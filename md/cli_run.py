@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 
+from mlip.atomic_io import atomic_open
 from mlip.errors import BackendUnavailableError, ConfigError, InvalidSystemError
 from mlip.neighbor_list import resolve_backend as resolve_neighbor_backend
 
@@ -182,10 +183,8 @@ def run_from_config(config: MDConfig, forcefield=None, max_forces_std_eV_per_A: 
 def _write_config(config: MDConfig, path: str) -> None:
     import yaml
 
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(config.to_dict(), handle, sort_keys=False)
-    os.replace(tmp, path)
 
 
 def run_from_args(forcefield=None, structure_path: Optional[str] = None, ensemble: Optional[str] = None,

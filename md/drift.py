@@ -55,7 +55,7 @@ class DriftReport:
 
     def write_json(self, path) -> None:
         """Write the report as JSON (atomically: unique temp file, fsync, rename)."""
-        from md.atomic_io import atomic_open
+        from mlip.atomic_io import atomic_open
 
         with atomic_open(path, "w", encoding="utf-8") as handle:
             json.dump(self.to_dict(), handle, indent=2, allow_nan=True)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import torch
 from torch import nn
 
+from mlip.atomic_io import atomic_open
 from mlip.backends import resolve_model_backend
 from mlip.errors import ConfigError, PotentialFileError
 from mlip.models.committee import CommitteeMean
@@ -246,33 +246,9 @@ class Potential(nn.Module):
             "metadata": self.metadata(),
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-                f.flush()
-                os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_open(str(path), "wb") as f:  # fsync'ed before the rename: never half a file
+            torch.save(payload, f)
         return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (best effort: not every filesystem allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def build_potential(

@@ -18,7 +18,7 @@ PACKAGES = ("mlip", "md")
 #: longest matching dotted prefix ("mlip" itself, the package facade, matches only exactly);
 #: a unit may import itself and the units of lower layers, not its neighbours in the same layer.
 LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
-    ("foundation", ("mlip.errors", "mlip.units", "mlip.version", "mlip.shipped", "mlip.allocator")),
+    ("foundation", ("mlip.errors", "mlip.units", "mlip.version", "mlip.shipped", "mlip.allocator", "mlip.atomic_io")),
     ("types", ("mlip.types",)),
     ("checks and ASE conversion", ("mlip.validation", "mlip.ase_bridge")),
     ("kernels", ("mlip.ops",)),
@@ -36,7 +36,8 @@ LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
 ]
 
 #: What md/ may import from mlip (plus the standard library, torch, numpy, ASE, ...).
-MD_MAY_IMPORT = {"mlip.types", "mlip.units", "mlip.errors", "mlip.validation", "mlip.neighbor_list", "mlip.ase_bridge"}
+MD_MAY_IMPORT = {"mlip.types", "mlip.units", "mlip.errors", "mlip.validation", "mlip.neighbor_list", "mlip.ase_bridge",
+                 "mlip.atomic_io"}
 
 LAYER_OF: Dict[str, int] = {unit: k for k, (_, units) in enumerate(LAYERS) for unit in units}
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 
 from mlip.errors import ConfigError
 
-from md.atomic_io import atomic_path
+from mlip.atomic_io import atomic_path
 from md.frames import atoms_from_state
 from md.reporters.trajectory_writer import TrajectoryWriter
 

@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from md.atomic_io import atomic_open
+from mlip.atomic_io import atomic_open
 
 
 def plot_energies(path: str, time_fs: Sequence[float], energy_eV: Sequence[float],

@@ -14,7 +14,7 @@ import numpy as np
 
 from mlip.errors import ConfigError
 
-from md.atomic_io import atomic_path
+from mlip.atomic_io import atomic_path
 from md.frames import wrapped_positions
 from md.reporters.trajectory_writer import TrajectoryWriter
 

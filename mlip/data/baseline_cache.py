@@ -13,11 +13,12 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence
 
 import numpy as np
+
+from mlip.atomic_io import atomic_path
 
 from mlip.data.frames import Frame
 
@@ -79,14 +80,8 @@ def cached_baseline_labels(
             pass
     labels = compute(frames)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(str(path), suffix=".npz") as tmp:  # the suffix keeps numpy from adding one
         np.savez(tmp, key=np.array(key), **_pack(labels))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return labels
 
 

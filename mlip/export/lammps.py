@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
+from mlip.atomic_io import atomic_path
 from mlip.backends import resolve_model_backend
 from mlip.errors import PotentialFileError
 from mlip.export.lammps_module import LammpsModel
@@ -134,16 +134,8 @@ def export_lammps(
     metadata = lammps_metadata(potential, dtype)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with _torchscript_quietly():
-            torch.jit.save(scripted, tmp, _extra_files={METADATA_FILE: json.dumps(metadata, indent=1)})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(str(path)) as tmp, _torchscript_quietly():
+        torch.jit.save(scripted, tmp, _extra_files={METADATA_FILE: json.dumps(metadata, indent=1)})
     return path
 
 

@@ -1,53 +1,26 @@
 """Atomic writes of training checkpoints and metric tables.
 
-Each write goes to a temporary file with a unique name (``tempfile.mkstemp``) in the
-destination's directory, which is fsync'ed and renamed over the destination (``os.replace``);
-on any error the temporary file is removed and the destination keeps its old content. Two
-writers of one folder (committee members, two runs) never share a temporary file.
+Each write goes through :mod:`mlip.atomic_io`: a temporary file with a unique name in the
+destination's directory, fsync'ed and renamed over the destination; on any error the temporary
+file is removed and the destination keeps its old content. Two writers of one folder
+(committee members, two runs) never share a temporary file.
 """
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
-
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)  # elsewhere: set and restore
-    os.umask(mask)
-    return mask
+from mlip.atomic_io import atomic_write_bytes as _atomic_write_bytes
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
-
-    The file gets the permissions a plain ``open`` would give it (not mkstemp's ``0o600``).
-    """
+    """Write ``data`` to ``path`` (parents created) so that readers see the old file or the new
+    one, never half (:mod:`mlip.atomic_io`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _atomic_write_bytes(str(path), data)
 
 
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import md
-import md.atomic_io as atomic_io
+import mlip.atomic_io as atomic_io
 from md.checkpoint import atomic_save, read_checkpoint
 from md_systems import argon_liquid, argon_lj
 

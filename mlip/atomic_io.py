@@ -1,4 +1,5 @@
-"""Atomic file replacement for the md outputs (checkpoints, drift.json, plots, rewritten trajectories).
+"""Atomic file replacement for every file mlip and md write (potentials, exported models,
+checkpoints, metrics, drift.json, plots, rewritten trajectories, md config.yaml).
 
 Every writer goes through a temporary file with a unique name (``tempfile.mkstemp``) in the
 destination's directory, so two writers of the same folder (two runs, or two reporters) never
