@@ -1,12 +1,13 @@
-"""md depends only on mlip's core (units, errors, types, validation, neighbor_list, ase_bridge),
-never on model code: checked on the source of every md module."""
+"""md depends only on mlip's core (units, errors, types, validation, neighbor_list, ase_bridge,
+atomic_io), never on model code: checked on the source of every md module (the same set as
+tests/test_layering.py's MD_MAY_IMPORT, which checks the whole package's layering)."""
 import ast
 import pathlib
 
 import md
 
 ALLOWED = {"mlip", "mlip.units", "mlip.errors", "mlip.types", "mlip.validation", "mlip.neighbor_list",
-           "mlip.ase_bridge"}
+           "mlip.ase_bridge", "mlip.atomic_io"}
 
 
 def test_md_imports_only_the_mlip_core():
