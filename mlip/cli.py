@@ -3,7 +3,7 @@
     mlip train CONFIG.yaml [--resume]
     mlip eval POTENTIAL DATA [--index I] [--energy-key K --forces-key K --stress-key K --energy-unit U] [--plot PNG]
     mlip md --potential P --structure FILE [--ensemble nve|langevin|bussi|nose-hoover] ... (see mlip md -h)
-    mlip analyze RUN_DIR [--rmax-A R] [--bins N] [--output DIR]   g(r), MSD, diffusion of an md run
+    mlip analyze RUN_DIR [--rmax-A R] [--bins N] [--output DIR]   g(r), MSD, diffusion, VDOS, density of an md run
     mlip export POTENTIAL --lammps OUT
     mlip list                      shipped potentials
 
@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     if add_arguments is not None:
         add_arguments(m)
     m.set_defaults(func=_md)
-    an = sub.add_parser("analyze", help="g(r), MSD and diffusion coefficient of an `mlip md` run folder")
+    an = sub.add_parser("analyze", help="g(r), MSD, diffusion coefficient, VACF/VDOS and cell/density "
+                                        "of an `mlip md` run folder")
     try:
         from md.analysis.cli import add_arguments as add_analyze_arguments
     except ImportError:  # md not installed: keep the rest of the CLI usable

@@ -1,7 +1,9 @@
-"""The ``mlip analyze RUN_DIR`` subcommand: g(r), MSD and D of an ``mlip md`` run folder.
+"""The ``mlip analyze RUN_DIR`` subcommand: g(r), MSD and D, VACF and VDOS, cell and density of
+an ``mlip md`` run folder.
 
-Writes rdf.csv, rdf.png, msd.csv, msd.png and analysis.json to ``--output`` (default
-``RUN_DIR/analysis``) and prints the headline numbers. Units: Å, fs; D in cm²/s and Å²/fs.
+Writes rdf.csv, rdf.png, msd.csv, msd.png, vacf.csv, vdos.csv, vdos.png, cell.csv, cell.png and
+analysis.json to ``--output`` (default ``RUN_DIR/analysis``) and prints the headline numbers.
+Units: Å, fs; D in cm²/s and Å²/fs; frequencies in THz and cm⁻¹; density in g/cm³.
 Importing this module is cheap (numba, ASE and mdtraj load when the command runs).
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 
 from md.analysis.msd import DEFAULT_MAX_LAG_FRAMES
 from md.analysis.rdf import DEFAULT_BINS, DEFAULT_R_MAX_A
+from md.analysis.vacf import DEFAULT_VACF_MAX_LAG_FRAMES, WINDOWS
 
 
 def add_arguments(parser) -> None:
@@ -31,9 +34,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fit-end-fs", dest="fit_end_fs", type=float, default=None,
                         help="end of the D fit window, fs (default 80 %% of a block)")
     parser.add_argument("--blocks", dest="n_blocks", type=int, default=5,
-                        help="blocks of the error estimate of D (default 5)")
+                        help="blocks of the error estimates of D and of the cell means (default 5)")
     parser.add_argument("--frame-interval-fs", dest="frame_interval_fs", type=float, default=None,
                         help="time between frames, fs, for a DCD trajectory without the run's config.yaml")
+    parser.add_argument("--vacf-max-lag-frames", dest="vacf_max_lag_frames", type=int,
+                        default=DEFAULT_VACF_MAX_LAG_FRAMES,
+                        help=f"longest VACF lag + 1, in frames (default {DEFAULT_VACF_MAX_LAG_FRAMES})")
+    parser.add_argument("--vdos-max-lag-fs", dest="vdos_max_lag_fs", type=float, default=None,
+                        help="longest VACF lag transformed into the VDOS, fs (default half the run)")
+    parser.add_argument("--vdos-window", dest="vdos_window", choices=WINDOWS, default="hann",
+                        help="window over the VACF lags before the transform (default hann)")
+    parser.add_argument("--vdos-unweighted", dest="mass_weighted", action="store_false",
+                        help="VDOS from the plain VACF instead of the mass-weighted one")
+    parser.add_argument("--finite-difference-velocities", dest="trajectory_velocities", action="store_false",
+                        help="derive velocities from positions even when the trajectory has them")
+    parser.add_argument("--cell-start-fs", dest="cell_start_fs", type=float, default=0.0,
+                        help="cell/density statistics from this time on, fs (equilibration; default 0)")
 
 
 def main_from_namespace(args) -> int:
@@ -43,7 +59,10 @@ def main_from_namespace(args) -> int:
     summary = analyze_run(args.run_dir, args.out_dir, r_max_A=args.r_max_A, n_bins=args.n_bins,
                           rdf_start_fs=args.rdf_start_fs, max_lag_frames=args.max_lag_frames,
                           fit_start_fs=args.fit_start_fs, fit_end_fs=args.fit_end_fs, n_blocks=args.n_blocks,
-                          frame_interval_fs=args.frame_interval_fs)
+                          frame_interval_fs=args.frame_interval_fs, vacf_max_lag_frames=args.vacf_max_lag_frames,
+                          vdos_max_lag_fs=args.vdos_max_lag_fs, vdos_window=args.vdos_window,
+                          mass_weighted=args.mass_weighted, trajectory_velocities=args.trajectory_velocities,
+                          cell_start_fs=args.cell_start_fs)
     rdf, msd = summary["rdf"], summary["msd"]
     print(f"analyze: {summary['trajectory']}: {msd['n_frames']} frames every {msd['frame_interval_fs']:g} fs, "
           f"{summary['n_atoms']} atoms")
@@ -59,7 +78,31 @@ def main_from_namespace(args) -> int:
               f"{msd['fit_end_fs']:g} fs")
     else:
         print("D: not computed")
-    for note in msd["notes"]:
+    _print_vdos_and_cell(summary)
+    for note in msd["notes"] + summary["vacf"].get("notes", []) + summary["vdos"].get("notes", []) \
+            + summary["cell"].get("notes", []):
         print(f"note: {note}")
     print(f"outputs in {os.path.dirname(summary['files']['analysis.json'])}")
     return 0
+
+
+def _print_vdos_and_cell(summary) -> None:
+    vacf, vdos, cell = summary["vacf"], summary["vdos"], summary["cell"]
+    if "skipped" in vacf:
+        print(f"VACF/VDOS: skipped: {vacf['skipped']}")
+    else:
+        peak = vdos["peak_THz"]
+        peak = (f"highest peak {peak:.4g} THz ({vdos['peak_cm-1']:.4g} cm⁻¹)" if math.isfinite(peak)
+                else "no peak above ν = 0")
+        print(f"VACF: velocities from {vacf['velocity_source']}, {vacf['n_frames']} frames, <m v²>/3k_B = "
+              f"{vacf['kinetic_temperature_K']:.4g} K; VDOS: {peak}, resolution {vdos['resolution_THz']:.3g} THz, "
+              f"Nyquist {vdos['nyquist_THz']:.4g} THz ({vdos['nyquist_cm-1']:.4g} cm⁻¹)")
+    if "skipped" in cell:
+        print(f"cell: skipped: {cell['skipped']}")
+    else:
+        parts = []
+        for key, label in (("volume_A3", "V = {} Å³"), ("density_g_per_cm3", "ρ = {} g/cm³")):
+            mean, error = cell[key]["mean"], cell[key]["error"]
+            parts.append(label.format(f"{mean:.5g}" + (f" ± {error:.2g}" if error is not None and math.isfinite(error)
+                                                       else "")))
+        print(f"cell: {', '.join(parts)} (mean ± block error from {cell['start_fs']:g} fs)")

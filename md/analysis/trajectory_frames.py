@@ -1,15 +1,19 @@
 """Stream the frames of an ``mlip md`` trajectory, one at a time, without loading the file whole.
 
 A :class:`Frame` holds positions (Å), the cell (Å, rows = lattice vectors), pbc, the atomic
-numbers and the time (fs). Readers:
+numbers and the time (fs), and where the file has them velocities (Å/fs) and masses (amu).
+Readers:
 
 * ``trajectory.extxyz`` / ``.xyz`` / ``.traj``: ``ase.io.iread``; the time is the frame's
-  ``info["time_fs"]`` written by :func:`md.frames.atoms_from_state`.
+  ``info["time_fs"]`` written by :func:`md.frames.atoms_from_state`. ``mlip md`` also writes
+  masses and momenta (ASE units, amu·Å per ASE time unit); velocities are converted to Å/fs
+  here (``mlip.units.ASE_TIME_UNIT_IN_FS``).
 * ``trajectory.dcd`` / ``.xtc`` with the ``trajectory.pdb`` topology beside it:
   ``mdtraj.iterload`` in chunks. mdtraj works in nm (positions and ``unitcell_vectors``);
   they are converted to Å here. XTC carries the time (ps); DCD as ``mlip md`` writes it does
   not, so its frame times come from the run's ``config.yaml`` (``timestep_fs`` ×
-  ``trajectory_interval``) or from ``frame_interval_fs``.
+  ``trajectory_interval``) or from ``frame_interval_fs``. Neither carries velocities; masses
+  are ASE's standard atomic masses.
 
 ``mlip md`` writes *wrapped* positions (folded into the cell, see :mod:`md.frames`).
 :class:`Unwrapper` undoes that for displacement analyses (MSD): between consecutive frames
@@ -26,6 +30,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from mlip import units
 from mlip.errors import DataError
 
 ASE_SUFFIXES = (".extxyz", ".xyz", ".traj")
@@ -58,6 +63,9 @@ class Frame:
         pbc: (3,) bool, periodic directions.
         numbers: (n_atoms,) atomic numbers.
         time_fs: simulation time of the frame, fs.
+        velocities_A_per_fs: (n_atoms, 3) velocities, Å/fs, or None when the file has none.
+        masses_amu: (n_atoms,) masses, amu, or None (then :func:`frame_masses_amu` uses ASE's
+            standard atomic masses).
     """
 
     positions_A: np.ndarray
@@ -65,11 +73,22 @@ class Frame:
     pbc: np.ndarray
     numbers: np.ndarray
     time_fs: float
+    velocities_A_per_fs: Optional[np.ndarray] = None
+    masses_amu: Optional[np.ndarray] = None
 
     @property
     def volume_A3(self) -> float:
         """Cell volume, Å³ (only meaningful when all three directions are periodic)."""
         return float(abs(np.linalg.det(self.cell_A)))
+
+
+def frame_masses_amu(frame: Frame) -> np.ndarray:
+    """Masses (n_atoms,) of ``frame``, amu: its own, else ASE's standard atomic masses."""
+    if frame.masses_amu is not None:
+        return np.asarray(frame.masses_amu, dtype=np.float64)
+    from ase.data import atomic_masses
+
+    return np.asarray(atomic_masses[np.asarray(frame.numbers, dtype=np.int64)], dtype=np.float64)
 
 
 def plane_spacings_A(cell_A: np.ndarray) -> np.ndarray:
@@ -165,8 +184,12 @@ def _ase_frames(path: str, frame_interval_fs: Optional[float]) -> Iterator[Frame
             if time_fs is None:
                 interval = interval or _interval_or_error(path, frame_interval_fs)
                 time_fs = k * interval
+            velocities = None
+            if "momenta" in atoms.arrays:  # ASE units (Å per ASE time unit) -> Å/fs
+                velocities = np.array(atoms.get_velocities(), dtype=np.float64) / units.ASE_TIME_UNIT_IN_FS
             yield Frame(np.array(atoms.positions, dtype=np.float64), np.array(atoms.cell[:], dtype=np.float64),
-                        np.array(atoms.pbc, dtype=bool), np.array(atoms.numbers, dtype=np.int64), float(time_fs))
+                        np.array(atoms.pbc, dtype=bool), np.array(atoms.numbers, dtype=np.int64), float(time_fs),
+                        velocities, np.array(atoms.get_masses(), dtype=np.float64))
     except AnalysisError:
         raise
     except Exception as error:  # noqa: BLE001 - ASE raises many types for unreadable files

@@ -195,7 +195,9 @@ def test_cluster_in_vacuum_gets_msd_but_no_rdf(tmp_path):
     ase.io.write(tmp_path / "trajectory.extxyz", frames)
     summary = analyze_run(str(tmp_path), fit_start_fs=10.0, fit_end_fs=50.0, n_blocks=2)
     assert "not periodic" in summary["rdf"]["skipped"] and "rdf.csv" not in summary["files"]
-    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == ["analysis.json", "msd.csv", "msd.png"]
+    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == ["analysis.json", "msd.csv", "msd.png",
+                                                                        "vacf.csv", "vdos.csv", "vdos.png"]
+    assert "not periodic" in summary["cell"]["skipped"]
     assert summary["msd"]["frame_interval_fs"] == 10.0 and summary["msd"]["n_frames"] == 12
 
 
@@ -227,7 +229,8 @@ def test_mlip_md_then_mlip_analyze(md_run, tmp_path, capsys):
     assert mlip_main(["analyze", str(md_run), "--rmax-A", "7", "--bins", "70", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "cm²/s" in printed and "51 frames every 20 fs" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["analysis.json", "msd.csv", "msd.png", "rdf.csv", "rdf.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["analysis.json", "cell.csv", "cell.png", "msd.csv", "msd.png",
+                                                     "rdf.csv", "rdf.png", "vacf.csv", "vdos.csv", "vdos.png"]
     summary = json.loads((out / "analysis.json").read_text())
     assert 3.5 < summary["rdf"]["first_peak_A"]["Ar-Ar"] < 4.2  # ≈ 2^(1/6) σ = 3.82 Å
     assert summary["rdf"]["periodic_images"] == 27  # r_max 7 Å > half the 11.4 Å box
