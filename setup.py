@@ -67,6 +67,11 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "e3nn==0.6.0"],
+        # benchmark-only: benchmarks/bench_scatter.py times torch_scatter.scatter / segment_csr /
+        # segment_coo against mlip's native scatter_sum (docs/kernels.md, "Segment sums"). The model
+        # never imports torch_scatter (plain libtorch, e.g. the LAMMPS plugin, cannot load its ops).
+        # torch-scatter ships no wheels for every torch: build it against the installed torch with
+        # `pip install --no-build-isolation torch-scatter`.
         "scatter": ["torch-scatter"],
     },
     entry_points={"console_scripts": ["mlip=mlip.cli:main"]},
