@@ -122,6 +122,10 @@ def main() -> None:
     parser.add_argument("--max-lag", type=int, default=1000, help="MSD ring buffer length K, frames")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    side = (args.atoms / 0.021) ** (1 / 3)
+    if side < 2 * R_MAX_A:  # the numpy reference uses the minimum image
+        parser.error(f"--atoms {args.atoms} gives a {side:.1f} Å box, smaller than 2 r_max = {2 * R_MAX_A} Å "
+                     f"that the minimum-image numpy reference needs: use --atoms >= {int(0.021 * (2 * R_MAX_A) ** 3) + 1}")
     xyz, cell = walk(args.atoms, args.frames)
     k = min(args.max_lag, args.frames)
 

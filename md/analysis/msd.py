@@ -29,6 +29,8 @@ from typing import Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
+from md.analysis.numba_kernel import lazy_njit
+
 from md.analysis.rdf import element_symbol
 from md.analysis.trajectory_frames import AnalysisError, Frame, Unwrapper, iter_frames
 
@@ -37,7 +39,6 @@ DEFAULT_MAX_LAG_FRAMES = 1000
 DEFAULT_BLOCKS = 5
 MAX_CHUNKS = 64
 
-_KERNEL = None
 
 
 def _msd_accumulate_py(buffer, slot_chunk, t, species, sums, origins):  # pragma: no cover - compiled
@@ -60,14 +61,7 @@ def _msd_accumulate_py(buffer, slot_chunk, t, species, sums, origins):  # pragma
             sums[chunk, lag, species[i]] += dx * dx + dy * dy + dz * dz
 
 
-def msd_kernel():
-    """The numba-compiled MSD accumulation (compiled on the first call of this function)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from numba import njit
-
-        _KERNEL = njit(cache=False, nogil=True)(_msd_accumulate_py)
-    return _KERNEL
+msd_kernel = lazy_njit(_msd_accumulate_py)
 
 
 @dataclass

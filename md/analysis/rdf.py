@@ -26,13 +26,14 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
+from md.analysis.numba_kernel import lazy_njit
+
 from md.analysis.trajectory_frames import AnalysisError, Frame, iter_frames, plane_spacings_A
 
 DEFAULT_R_MAX_A = 8.0
 DEFAULT_BINS = 200
 MAX_IMAGES = 20_000
 
-_KERNEL = None
 
 
 def _pair_histogram_py(fractional, cell, species, images, r_max_A, hist):  # pragma: no cover - compiled
@@ -75,14 +76,7 @@ def _pair_histogram_py(fractional, cell, species, images, r_max_A, hist):  # pra
                             hist[b, a, index] += 1
 
 
-def pair_histogram_kernel():
-    """The numba-compiled pair histogram (compiled on the first call of this function)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from numba import njit
-
-        _KERNEL = njit(cache=False, nogil=True, fastmath=False)(_pair_histogram_py)
-    return _KERNEL
+pair_histogram_kernel = lazy_njit(_pair_histogram_py)
 
 
 def image_shifts(cell_A: np.ndarray, r_max_A: float) -> np.ndarray:

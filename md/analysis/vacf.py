@@ -32,6 +32,8 @@ from typing import Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
+from md.analysis.numba_kernel import lazy_njit
+
 from mlip import units
 
 from md.analysis.rdf import element_symbol
@@ -43,7 +45,6 @@ PER_FS_IN_THZ = 1000.0  # 1 fs⁻¹ = 1000 ps⁻¹
 THZ_IN_CM_INV = 1e12 / 2.99792458e10  # ν/c with c in cm/s (exact): 1 THz = 33.356 cm⁻¹
 TRAJECTORY, FINITE_DIFFERENCES = "trajectory", "finite differences"
 
-_KERNEL = None
 
 
 def _vacf_accumulate_py(buffer, t, species, masses, sums, mass_sums, origins):  # pragma: no cover - compiled
@@ -65,14 +66,7 @@ def _vacf_accumulate_py(buffer, t, species, masses, sums, mass_sums, origins):  
             mass_sums[lag, species[i]] += masses[i] * dot
 
 
-def vacf_kernel():
-    """The numba-compiled VACF accumulation (compiled on the first call of this function)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from numba import njit
-
-        _KERNEL = njit(cache=False, nogil=True)(_vacf_accumulate_py)
-    return _KERNEL
+vacf_kernel = lazy_njit(_vacf_accumulate_py)
 
 
 @dataclass
