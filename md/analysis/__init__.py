@@ -112,8 +112,9 @@ def analyze_run(run_dir: str, out_dir: Optional[str] = None, r_max_A: float = DE
     Returns:
         The content of ``analysis.json`` (plus ``"files"``: output name -> path). g(r) and the
         cell history are skipped, with the reason in ``rdf.skipped`` / ``cell.skipped``, for a
-        trajectory that is not periodic in all three directions; the VACF/VDOS, with the reason
-        in ``vacf.skipped``, when there are too few frames.
+        trajectory that is not periodic in all three directions; the MSD and the VACF/VDOS, with
+        the reason in ``msd.skipped`` / ``vacf.skipped``, when there are too few frames (a
+        one-frame run still gets g(r) and the cell).
     """
     path = find_trajectory(run_dir)
     if out_dir is None:
@@ -138,7 +139,10 @@ def analyze_run(run_dir: str, out_dir: Optional[str] = None, r_max_A: float = DE
     if first is None:
         raise AnalysisError(f"{path!r} holds no frames")
     rdf_result = rdf_acc.result() if rdf_acc is not None else None
-    msd_result = msd_acc.result()
+    try:  # one frame still gives g(r) and the cell; the MSD needs two
+        msd_result, msd_skipped = msd_acc.result(), ""
+    except AnalysisError as error:
+        msd_result, msd_skipped = None, str(error)
     try:
         vacf_result = vacf_acc.result()
         vdos_result = vdos(vacf_result, mass_weighted, vdos_window, vdos_max_lag_fs)
@@ -164,9 +168,12 @@ def analyze_run(run_dir: str, out_dir: Optional[str] = None, r_max_A: float = DE
     else:
         summary["rdf"] = {"skipped": f"the trajectory is not periodic in 3-D (pbc={first.pbc.tolist()}): "
                                      "g(r) needs a volume"}
-    files["msd.csv"] = output.write_csv(os.path.join(out_dir, "msd.csv"), output.msd_columns(msd_result))
-    files["msd.png"] = output.plot_msd(msd_result, os.path.join(out_dir, "msd.png"))
-    summary["msd"] = _msd_summary(msd_result, n_blocks)
+    if msd_result is not None:
+        files["msd.csv"] = output.write_csv(os.path.join(out_dir, "msd.csv"), output.msd_columns(msd_result))
+        files["msd.png"] = output.plot_msd(msd_result, os.path.join(out_dir, "msd.png"))
+        summary["msd"] = _msd_summary(msd_result, n_blocks)
+    else:
+        summary["msd"] = {"skipped": msd_skipped}
     if vacf_result is not None:
         files["vacf.csv"] = output.write_csv(os.path.join(out_dir, "vacf.csv"),
                                              output_vdos_cell.vacf_columns(vacf_result, mass_weighted))

@@ -201,6 +201,17 @@ def test_cluster_in_vacuum_gets_msd_but_no_rdf(tmp_path):
     assert summary["msd"]["frame_interval_fs"] == 10.0 and summary["msd"]["n_frames"] == 12
 
 
+def test_one_frame_run_gets_rdf_and_cell_but_no_msd(tmp_path):
+    crystal = ase.build.bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
+    crystal.info["time_fs"] = 0.0
+    ase.io.write(tmp_path / "trajectory.extxyz", [crystal])
+    summary = analyze_run(str(tmp_path), r_max_A=4.0)
+    assert "rdf.csv" in summary["files"] and "cell.csv" in summary["files"]
+    assert "at least 2 frames" in summary["msd"]["skipped"] and "msd.csv" not in summary["files"]
+    assert "at least 3 frames" in summary["vacf"]["skipped"]
+    assert summary["rdf"]["first_peak_A"]["total"] == pytest.approx(3.61 / 2**0.5, abs=4.0 / 200 * 2)
+
+
 @pytest.fixture(scope="module")
 def md_run(tmp_path_factory):
     import torch
