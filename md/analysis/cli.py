@@ -64,22 +64,27 @@ def main_from_namespace(args) -> int:
                           mass_weighted=args.mass_weighted, trajectory_velocities=args.trajectory_velocities,
                           cell_start_fs=args.cell_start_fs)
     rdf, msd = summary["rdf"], summary["msd"]
-    print(f"analyze: {summary['trajectory']}: {msd['n_frames']} frames every {msd['frame_interval_fs']:g} fs, "
-          f"{summary['n_atoms']} atoms")
+    if "skipped" in msd:  # e.g. a one-frame trajectory: no time axis
+        print(f"analyze: {summary['trajectory']}: {summary['n_atoms']} atoms")
+    else:
+        print(f"analyze: {summary['trajectory']}: {msd['n_frames']} frames every {msd['frame_interval_fs']:g} fs, "
+              f"{summary['n_atoms']} atoms")
     if "skipped" in rdf:
         print(f"g(r): skipped: {rdf['skipped']}")
     else:
         peaks = ", ".join(f"{k} {v:.3f} Å" for k, v in rdf["first_peak_A"].items())
         print(f"g(r): r_max {rdf['r_max_A']:g} Å, {rdf['n_frames']} frames; highest peak: {peaks}")
-    d, err = msd["D_cm2_per_s"], msd["D_err_cm2_per_s"]
-    if d is not None and math.isfinite(d):
+    d, err = msd.get("D_cm2_per_s"), msd.get("D_err_cm2_per_s")
+    if "skipped" in msd:
+        print(f"MSD: skipped: {msd['skipped']}")
+    elif d is not None and math.isfinite(d):
         error = f" ± {err:.2g}" if err is not None and math.isfinite(err) else " (no error bar)"
         print(f"D = {d:.4g}{error} cm²/s ({msd['D_A2_per_fs']:.4g} Å²/fs), fit {msd['fit_start_fs']:g}–"
               f"{msd['fit_end_fs']:g} fs")
     else:
         print("D: not computed")
     _print_vdos_and_cell(summary)
-    for note in msd["notes"] + summary["vacf"].get("notes", []) + summary["vdos"].get("notes", []) \
+    for note in msd.get("notes", []) + summary["vacf"].get("notes", []) + summary["vdos"].get("notes", []) \
             + summary["cell"].get("notes", []):
         print(f"note: {note}")
     print(f"outputs in {os.path.dirname(summary['files']['analysis.json'])}")

@@ -210,6 +210,9 @@ def test_one_frame_run_gets_rdf_and_cell_but_no_msd(tmp_path):
     assert "at least 2 frames" in summary["msd"]["skipped"] and "msd.csv" not in summary["files"]
     assert "at least 3 frames" in summary["vacf"]["skipped"]
     assert summary["rdf"]["first_peak_A"]["total"] == pytest.approx(3.61 / 2**0.5, abs=4.0 / 200 * 2)
+    from mlip.cli import main
+
+    assert main(["analyze", str(tmp_path), "--output", str(tmp_path / "cli")]) == 0  # the summary prints too
 
 
 @pytest.fixture(scope="module")
