@@ -32,7 +32,7 @@ import numpy as np
 from md.analysis.numba_kernel import lazy_njit
 
 from md.analysis.rdf import element_symbol
-from md.analysis.trajectory_frames import AnalysisError, Frame, Unwrapper, iter_frames
+from md.analysis.trajectory_frames import AnalysisError, EvenFrameTimes, Frame, Unwrapper, iter_frames
 
 A2_PER_FS_IN_CM2_PER_S = 0.1  # 1 Å²/fs = 1e-16 cm² / 1e-15 s
 DEFAULT_MAX_LAG_FRAMES = 1000
@@ -139,8 +139,7 @@ class MSDAccumulator:
         self._unwrap = Unwrapper(max_step_fraction)
         self._t = 0
         self._chunk = 1
-        self._held: Optional[Frame] = None
-        self._times: List[float] = []
+        self._clock = EvenFrameTimes("MSD")
         self.notes: List[str] = []
 
     def _allocate(self, frame: Frame) -> None:
@@ -160,18 +159,8 @@ class MSDAccumulator:
 
     def add(self, frame: Frame) -> None:
         """Add the next :class:`Frame` (times must grow evenly)."""
-        if self._held is not None:
-            times = self._times[-1], self._held.time_fs, frame.time_fs
-            raise AnalysisError(f"frames are not evenly spaced in time: {times[0]} fs -> {times[1]} fs -> {times[2]} "
-                                f"fs (spacing {self._times[1] - self._times[0]} fs); MSD needs a constant spacing")
-        if len(self._times) >= 2:
-            interval = self._times[1] - self._times[0]
-            if abs(frame.time_fs - self._times[-1] - interval) > 1e-6 * interval:
-                self._held = frame  # dropped unless another frame follows (then an error)
-                return
-        elif len(self._times) == 1 and not frame.time_fs > self._times[0]:
-            raise AnalysisError(f"frame times do not increase ({self._times[0]} fs -> {frame.time_fs} fs); is this "
-                                "one run's trajectory?")
+        if not self._clock.accept(frame):
+            return
         if self._t == 0:
             self._allocate(frame)
         elif not np.array_equal(frame.numbers, self._numbers):
@@ -189,7 +178,6 @@ class MSDAccumulator:
         self._buffer[self._t % k] = positions
         self._slot_chunk[self._t % k] = self._t // self._chunk
         msd_kernel()(self._buffer, self._slot_chunk, self._t, self._species, self._sums, self._origins)
-        self._times.append(float(frame.time_fs))
         self._t += 1
 
     def _block_msd(self, first_chunk: int, last_chunk: int, end_frame: int, lags: np.ndarray) -> np.ndarray:
@@ -208,7 +196,7 @@ class MSDAccumulator:
         """MSD and D of the frames added so far."""
         if self._t < 2:
             raise AnalysisError(f"MSD needs at least 2 frames, the trajectory has {self._t}")
-        interval = self._times[1] - self._times[0]
+        interval = self._clock.interval_fs
         n_lags = min(self._t, len(self._buffer))
         origins = self._origins[:, :n_lags].sum(axis=0)
         origins[0] = self._t
@@ -219,10 +207,10 @@ class MSDAccumulator:
         total = by_element @ counts / counts.sum()
         time_fs = np.arange(n_lags) * interval
         result = MSDResult(time_fs, total, {element_symbol(z): by_element[:, s] for s, z in enumerate(self._elements)},
-                           origins, interval, self._t, dropped_frames=int(self._held is not None),
+                           origins, interval, self._t, dropped_frames=int(self._clock.held is not None),
                            notes=list(self.notes))
-        if self._held is not None:
-            result.notes.append(f"last frame ({self._held.time_fs} fs) is off the {interval} fs grid: left out")
+        if self._clock.held is not None:
+            result.notes.append(self._clock.dropped_note())
         self._fit(result)
         return result
 

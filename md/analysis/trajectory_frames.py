@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 import numpy as np
 
@@ -286,3 +286,43 @@ class Unwrapper:
         self._time_fs = frame.time_fs
         return self._unwrapped
 
+
+
+class EvenFrameTimes:
+    """The frame times (fs) of one run, which must be evenly spaced: a frame off the grid is
+    held back and left out if it is the last one (a run stopped early), an error otherwise.
+
+    ``quantity`` names what needs the constant spacing, for the error messages."""
+
+    def __init__(self, quantity: str) -> None:
+        self.quantity = quantity
+        self.times_fs: List[float] = []
+        self.held: Optional[Frame] = None
+
+    def accept(self, frame: Frame) -> bool:
+        """Record ``frame``'s time; False when it is off the grid (held back for now)."""
+        times = self.times_fs
+        if self.held is not None:
+            raise AnalysisError(f"frames are not evenly spaced in time: {times[-1]} fs -> {self.held.time_fs} fs -> "
+                                f"{frame.time_fs} fs (spacing {self.interval_fs} fs); {self.quantity} needs a "
+                                "constant spacing")
+        if len(times) >= 2:
+            if abs(frame.time_fs - times[-1] - self.interval_fs) > 1e-6 * self.interval_fs:
+                self.held = frame
+                return False
+        elif len(times) == 1 and not frame.time_fs > times[0]:
+            raise AnalysisError(f"frame times do not increase ({times[0]} fs -> {frame.time_fs} fs); is this one "
+                                "run's trajectory?")
+        times.append(float(frame.time_fs))
+        return True
+
+    @property
+    def interval_fs(self) -> float:
+        """The spacing of the frames, fs (needs two frames)."""
+        return self.times_fs[1] - self.times_fs[0]
+
+    def dropped_note(self) -> Optional[str]:
+        """The note on a last frame left out, or None."""
+        if self.held is None:
+            return None
+        return f"last frame ({self.held.time_fs} fs) is off the {self.interval_fs} fs grid: left out"

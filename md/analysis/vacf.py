@@ -37,7 +37,8 @@ from md.analysis.numba_kernel import lazy_njit
 from mlip import units
 
 from md.analysis.rdf import element_symbol
-from md.analysis.trajectory_frames import AnalysisError, Frame, Unwrapper, frame_masses_amu, iter_frames
+from md.analysis.trajectory_frames import (AnalysisError, EvenFrameTimes, Frame, Unwrapper, frame_masses_amu,
+                                          iter_frames)
 
 DEFAULT_VACF_MAX_LAG_FRAMES = 500
 WINDOWS = ("hann", "blackman", "none")
@@ -134,25 +135,15 @@ class VACFAccumulator:
         self.use_trajectory_velocities = bool(use_trajectory_velocities)
         self._unwrap = Unwrapper(max_step_fraction)
         self.source: Optional[str] = None
-        self._times: List[float] = []
-        self._held: Optional[Frame] = None
+        self._clock = EvenFrameTimes("the VACF")
         self._previous: List[np.ndarray] = []  # finite differences: the last two unwrapped positions
         self._t = 0
         self.notes: List[str] = []
 
     def add(self, frame: Frame) -> None:
         """Add the next :class:`Frame` (times must grow evenly)."""
-        if self._held is not None:
-            times = self._times[-1], self._held.time_fs, frame.time_fs
-            raise AnalysisError(f"frames are not evenly spaced in time: {times[0]} fs -> {times[1]} fs -> {times[2]} "
-                                f"fs; the VACF needs a constant spacing")
-        if len(self._times) >= 2:
-            interval = self._times[1] - self._times[0]
-            if abs(frame.time_fs - self._times[-1] - interval) > 1e-6 * interval:
-                self._held = frame  # dropped unless another frame follows (then an error)
-                return
-        elif len(self._times) == 1 and not frame.time_fs > self._times[0]:
-            raise AnalysisError(f"frame times do not increase ({self._times[0]} fs -> {frame.time_fs} fs)")
+        if not self._clock.accept(frame):
+            return
         if self.source is None:
             has = frame.velocities_A_per_fs is not None and self.use_trajectory_velocities
             self.source = TRAJECTORY if has else FINITE_DIFFERENCES
@@ -160,7 +151,6 @@ class VACFAccumulator:
             self._masses = frame_masses_amu(frame).copy()
         elif not np.array_equal(frame.numbers, self._numbers):
             raise AnalysisError(f"frame at {frame.time_fs} fs has different atoms than the first frame")
-        self._times.append(float(frame.time_fs))
         if self.source == TRAJECTORY:
             if frame.velocities_A_per_fs is None:
                 raise AnalysisError(f"frame at {frame.time_fs} fs has no velocities but the first frame had")
@@ -169,7 +159,7 @@ class VACFAccumulator:
         self._previous.append(np.array(self._unwrap(frame)))
         if len(self._previous) == 3:
             earlier, _, later = self._previous
-            self._push((later - earlier) / (self._times[-1] - self._times[-3]))
+            self._push((later - earlier) / (self._clock.times_fs[-1] - self._clock.times_fs[-3]))
             self._previous.pop(0)
 
     def _allocate(self, n: int) -> None:
@@ -197,8 +187,8 @@ class VACFAccumulator:
         """The VACF of the frames added so far."""
         if self._t < 2:
             need = "3 frames (finite differences)" if self.source == FINITE_DIFFERENCES else "2 frames"
-            raise AnalysisError(f"the VACF needs at least {need}; {len(self._times)} given")
-        interval = self._times[1] - self._times[0]
+            raise AnalysisError(f"the VACF needs at least {need}; {len(self._clock.times_fs)} given")
+        interval = self._clock.interval_fs
         n_lags = min(self._t, len(self._buffer))
         origins = self._origins[:n_lags]
         counts = np.array([np.sum(self._species == s) for s in range(len(self._elements))])
@@ -212,13 +202,13 @@ class VACFAccumulator:
                          f"[sin(2πνΔt)/(2πνΔt)]² (0.9 at {0.0885 / interval * PER_FS_IN_THZ:.3g} THz); "
                          "write frames "
                          "every MD step or two, or an extxyz trajectory (it carries velocities)")
-        if self._held is not None:
-            notes.append(f"last frame ({self._held.time_fs} fs) is off the {interval} fs grid: left out")
+        if self._clock.held is not None:
+            notes.append(self._clock.dropped_note())
         return VACFResult(np.arange(n_lags) * interval, by_element @ counts / counts.sum(),
                           {s: by_element[:, k] for k, s in enumerate(symbols)},
                           by_element_m @ counts / counts.sum(), {s: by_element_m[:, k] for k, s in enumerate(symbols)},
                           origins.copy(), interval, self._t, self.source,
-                          {s: int(c) for s, c in zip(symbols, counts)}, int(self._held is not None), notes)
+                          {s: int(c) for s, c in zip(symbols, counts)}, int(self._clock.held is not None), notes)
 
 
 def vacf(frames: Union[str, Iterable[Frame]], max_lag_frames: int = DEFAULT_VACF_MAX_LAG_FRAMES,
