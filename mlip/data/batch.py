@@ -93,10 +93,18 @@ def collate(graphs: Sequence[Graph], dtype: torch.dtype, device="cpu") -> Batch:
                  charges, charges_mask, dipole, dipole_mask)
 
 
+def batch_groups(
+    graphs: Sequence[Graph], batch_size: int, shuffle: bool, generator: Optional[torch.Generator] = None
+) -> List[List[Graph]]:
+    """The graphs of each batch of ``batch_size``; the order is shuffled with ``generator`` if
+    asked (one ``randperm`` draw)."""
+    order = torch.randperm(len(graphs), generator=generator).tolist() if shuffle else list(range(len(graphs)))
+    return [[graphs[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
+
+
 def iterate_batches(
     graphs: Sequence[Graph], batch_size: int, dtype: torch.dtype, shuffle: bool, generator: Optional[torch.Generator] = None, device="cpu"
 ) -> Iterator[Batch]:
-    """Batches of ``batch_size`` graphs; the order is shuffled with ``generator`` if asked."""
-    order = torch.randperm(len(graphs), generator=generator).tolist() if shuffle else list(range(len(graphs)))
-    for k in range(0, len(order), batch_size):
-        yield collate([graphs[i] for i in order[k : k + batch_size]], dtype, device)
+    """Collated batches of :func:`batch_groups`."""
+    for group in batch_groups(graphs, batch_size, shuffle, generator):
+        yield collate(group, dtype, device)

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from mlip.data.batch import Graph, collate, iterate_batches
+from mlip.data.batch import Graph, batch_groups, collate, iterate_batches
 from mlip.errors import TrainingError
 from mlip.potential import Potential
 from mlip.train.checkpoint import load_checkpoint, save_checkpoint, write_metrics_csv
@@ -112,12 +112,9 @@ class Trainer:
         totals: Dict[str, float] = {}
         n = 0
         params = [p for p in self.pot.parameters() if p.requires_grad]
-        # the batches of iterate_batches (same generator draws), keeping each batch's graphs so
-        # that a failure can name its frames
-        order = torch.randperm(len(self.graphs), generator=self.shuffle).tolist()
-        n_batches = (len(order) + t.batch_size - 1) // t.batch_size
-        for b in range(n_batches):
-            graphs = [self.graphs[i] for i in order[b * t.batch_size : (b + 1) * t.batch_size]]
+        groups = batch_groups(self.graphs, t.batch_size, True, self.shuffle)  # graphs kept: errors name frames
+        n_batches = len(groups)
+        for b, graphs in enumerate(groups):
             batch = collate(graphs, self.pot.dtype, self.pot.device)
             stress = need_stress and bool(batch.stress_mask.any())
             pred = self.pot(batch.system, batch.edges, compute_stress=stress, create_graph=True)
@@ -212,28 +209,27 @@ class Trainer:
         culprits = self._frame_diagnosis(self.pot, graphs) if not bad_weights else []
         label_frames = [c for c in culprits if "label" in c]
         largest = max((float(p.detach().abs().max()) for p in self.pot.parameters() if p.numel()), default=0.0)
+        lower_lr = (f"lower training.lr (e.g. to {t.lr / 10:g}) and keep training.clip_grad_norm set "
+                    f"(now {t.clip_grad_norm})")
         if label_frames:
             cause = ("Likely cause: a bad frame in the data: " + "; ".join(label_frames)
                      + ". Fix: correct or remove that frame (data.index or the data file), then train again.")
         elif culprits and len(culprits) == len(graphs) and len(graphs) > 1:
             cause = (f"Likely cause: the model diverged: it gives NaN/inf on every frame of the batch (largest "
                      f"|weight| {largest:.3g}), i.e. the learning rate training.lr = {t.lr:g} is too high. Fix: "
-                     f"lower training.lr (e.g. to {t.lr / 10:g}) and keep training.clip_grad_norm set "
-                     f"(now {t.clip_grad_norm}).")
+                     f"{lower_lr}.")
         elif bad_weights:
             cause = (f"Likely cause: the model diverged: the weights ({', '.join(bad_weights[:3])}"
                      f"{', ...' if len(bad_weights) > 3 else ''}) are no longer finite after the previous update, "
-                     f"i.e. the learning rate training.lr = {t.lr:g} is too high. Fix: lower training.lr "
-                     f"(e.g. to {t.lr / 10:g}) and keep training.clip_grad_norm set (now {t.clip_grad_norm}).")
+                     f"i.e. the learning rate training.lr = {t.lr:g} is too high. Fix: {lower_lr}.")
         elif culprits:
             cause = ("Likely cause: a bad frame (atoms much closer than in the rest of the data, or far outside "
                      "it): " + "; ".join(culprits) + f". Fix: inspect and remove that frame; if the data are fine, "
                      f"the learning rate training.lr = {t.lr:g} is too high: lower it (e.g. to {t.lr / 10:g}).")
         else:
             cause = (f"Likely cause: the learning rate training.lr = {t.lr:g} is too high (the model diverged; "
-                     f"no single frame of the batch is at fault). Fix: lower training.lr (e.g. to {t.lr / 10:g}) "
-                     f"and keep training.clip_grad_norm set (now {t.clip_grad_norm}); float64 "
-                     f"(training.dtype) also helps when float32 overflows.")
+                     f"no single frame of the batch is at fault). Fix: {lower_lr}; float64 (training.dtype) also "
+                     "helps when float32 overflows.")
         return TrainingError(f"training stopped: {head}. Frames of the batch: {frames}. {cause} {self._files_note()}")
 
     def _check_validation(self, pot: Potential, val: float) -> None:
