@@ -96,6 +96,18 @@ def _list(args) -> int:
     return 0
 
 
+def _add_md_command(sub, name: str, module: str, func, help: str) -> None:
+    """A subcommand whose flags ``module.add_arguments`` defines (md's own modules)."""
+    import importlib
+
+    parser = sub.add_parser(name, help=help)
+    try:
+        importlib.import_module(module).add_arguments(parser)
+    except ImportError:  # md not installed: keep the rest of the CLI usable
+        pass
+    parser.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlip", description="Train equivariant interatomic potentials and run MD.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -116,23 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="write a parity plot PNG here")
     e.add_argument("--backend", default="auto", choices=("auto", "native", "reference"), help="model kernels (default auto)")
     e.set_defaults(func=_eval)
-    m = sub.add_parser("md", help="run molecular dynamics with a potential")
-    try:
-        from md.cli_run import add_arguments
-    except ImportError:  # md not installed: keep the rest of the CLI usable
-        add_arguments = None
-    if add_arguments is not None:
-        add_arguments(m)
-    m.set_defaults(func=_md)
-    an = sub.add_parser("analyze", help="g(r), MSD, diffusion coefficient, VACF/VDOS and cell/density "
-                                        "of an `mlip md` run folder")
-    try:
-        from md.analysis.cli import add_arguments as add_analyze_arguments
-    except ImportError:  # md not installed: keep the rest of the CLI usable
-        add_analyze_arguments = None
-    if add_analyze_arguments is not None:
-        add_analyze_arguments(an)
-    an.set_defaults(func=_analyze)
+    _add_md_command(sub, "md", "md.cli_run", _md, "run molecular dynamics with a potential")
+    _add_md_command(sub, "analyze", "md.analysis.cli", _analyze,
+                    "g(r), MSD, diffusion coefficient, VACF/VDOS and cell/density of an `mlip md` run folder")
     x = sub.add_parser("export", help="export a potential for LAMMPS (pair_style mlip)")
     x.add_argument("potential")
     x.add_argument("--lammps", required=True, help="output model file")
