@@ -12,7 +12,11 @@ Example:
     >>> monitor.last_report.verdict in ("conservative", "integrator-error", "non-conservative")
     True
 """
+from md.batch_checkpoint import load_batch_checkpoint, save_batch_checkpoint
+from md.batch_evaluate import evaluate_batch
+from md.batch_run import run_batch
 from md.bussi import Bussi
+from md.cell_rescaling import StochasticCellRescaling
 from md.checkpoint import load_checkpoint, save_checkpoint
 from md.drift import DriftReport, analyze_drift
 from md.ensembles import ENSEMBLES, make_integrator
@@ -23,8 +27,10 @@ from md.integrator import Integrator
 from md.langevin_baoab import LangevinBAOAB
 from md.lennard_jones import LennardJones
 from md.maxwell_boltzmann import maxwell_boltzmann_velocities
+from md.mtk import MTK
 from md.neighbor_cache import NeighborState
 from md.nose_hoover_chain import NoseHooverChain
+from md.npt import make_npt_integrator
 from md.reporters import (AseTrajectoryReporter, CheckpointReporter, EnergyMonitor, MdtrajTrajectoryReporter,
                           ProgressReporter, Reporter, ThermoReporter)
 from md.run import run
@@ -35,9 +41,11 @@ from md.velocity_verlet import VelocityVerlet
 
 __all__ = [
     "AseTrajectoryReporter", "Bussi", "CheckpointReporter", "DriftReport", "ENSEMBLES", "EnergyMonitor",
-    "ForceField", "Harmonic", "Integrator", "LangevinBAOAB", "LennardJones", "MdtrajTrajectoryReporter",
+    "ForceField", "Harmonic", "Integrator", "LangevinBAOAB", "LennardJones", "MTK", "MdtrajTrajectoryReporter",
     "NeighborState", "NoseHooverChain", "ProgressReporter", "Reporter", "StabilityLimits", "State",
-    "ThermoReporter", "VelocityVerlet", "analyze_drift", "degrees_of_freedom", "evaluate", "initial_state",
-    "kinetic_energy_eV", "load_checkpoint", "make_integrator", "maxwell_boltzmann_velocities", "run",
-    "save_checkpoint", "shadow_energy_eV", "temperature_K",
+    "StochasticCellRescaling", "ThermoReporter", "VelocityVerlet", "analyze_drift", "degrees_of_freedom",
+    "evaluate", "evaluate_batch", "initial_state", "kinetic_energy_eV", "load_batch_checkpoint", "load_checkpoint",
+    "make_integrator", "make_npt_integrator",
+    "maxwell_boltzmann_velocities", "run", "run_batch", "save_batch_checkpoint", "save_checkpoint",
+    "shadow_energy_eV", "temperature_K",
 ]

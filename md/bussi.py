@@ -24,8 +24,8 @@ from mlip import units
 from mlip.errors import ConfigError
 
 from md import velocity_verlet
-from md.forcefield import ForceField
-from md.integrator import check_positive, clone_generator
+from md.forcefield import Evaluation, ForceField
+from md.integrator import Pending, check_positive, clone_generator, evaluate_pending
 from md.state import State, degrees_of_freedom, kinetic_energy_eV
 
 
@@ -60,21 +60,37 @@ def rescale(velocities: Tensor, kinetic_eV: float, n_dof: int, temperature_K: fl
     return velocities * alpha, kinetic_eV * alpha * alpha
 
 
-def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K: float,
-         tau_fs: float, compute_stress: bool = False) -> State:
-    """rescale(h/2) · velocity Verlet · rescale(h/2); fs, K, fs."""
+def begin_step(state: State, timestep_fs: float, temperature_K: float, tau_fs: float) -> Pending:
+    """rescale(h/2) and the first half of velocity Verlet (fs, K, fs)."""
     rng = clone_generator(state.rng)
     n_dof = degrees_of_freedom(state)
     half = 0.5 * timestep_fs / tau_fs
     kinetic = float(kinetic_energy_eV(state))
     v, kinetic_new = rescale(state.velocities, kinetic, n_dof, temperature_K, half, rng)
     reservoir = float(state.extended.reservoir_eV) + (kinetic - kinetic_new)
-    new = velocity_verlet.step(state.replace(velocities=v), forcefield, timestep_fs, compute_stress)
+    first = velocity_verlet.begin_step(state.replace(velocities=v), timestep_fs)
+    return first._replace(carry=(rng, n_dof, reservoir))
+
+
+def finish_step(first: Pending, result: Evaluation, timestep_fs: float, temperature_K: float,
+                tau_fs: float) -> State:
+    """The second half of velocity Verlet and rescale(h/2) (fs, K, fs)."""
+    rng, n_dof, reservoir = first.carry
+    half = 0.5 * timestep_fs / tau_fs
+    new = velocity_verlet.finish_step(first, result, timestep_fs)
     kinetic = float(kinetic_energy_eV(new))
     v, kinetic_new = rescale(new.velocities, kinetic, n_dof, temperature_K, half, rng)
     reservoir += kinetic - kinetic_new
     extended = BussiVariables(torch.tensor(reservoir, dtype=torch.float64, device=v.device))
     return new.replace(velocities=v, rng=rng, extended=extended)
+
+
+def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K: float,
+         tau_fs: float, compute_stress: bool = False) -> State:
+    """rescale(h/2) · velocity Verlet · rescale(h/2); fs, K, fs."""
+    first = begin_step(state, timestep_fs, temperature_K, tau_fs)
+    return finish_step(first, evaluate_pending(first, forcefield, compute_stress), timestep_fs, temperature_K,
+                       tau_fs)
 
 
 def conserved_energy_eV(state: State) -> float:
@@ -102,9 +118,16 @@ class Bussi:
         return init(state)
 
     def step(self, state: State, forcefield: ForceField, compute_stress: bool = False) -> State:
+        first = self.begin_step(state)
+        return self.finish_step(first, evaluate_pending(first, forcefield, compute_stress))
+
+    def begin_step(self, state: State) -> Pending:
         if not isinstance(state.extended, BussiVariables):
             raise ConfigError("this state was not initialised for Bussi: call integrator.init(state) first")
-        return step(state, forcefield, self.timestep_fs, self.temperature_K, self.tau_fs, compute_stress)
+        return begin_step(state, self.timestep_fs, self.temperature_K, self.tau_fs)
+
+    def finish_step(self, first: Pending, result: Evaluation) -> State:
+        return finish_step(first, result, self.timestep_fs, self.temperature_K, self.tau_fs)
 
     def conserved_energy_eV(self, state: State) -> float:
         return conserved_energy_eV(state)

@@ -78,17 +78,23 @@ def atomic_save(obj: Any, path: str) -> None:
         torch.save(obj, handle)
 
 
+def checkpoint_payload(state: State, integrator, reporters: Sequence = (),
+                       forcefield_description: str = "") -> Dict[str, Any]:
+    """What a checkpoint of ``state`` and the ``reporters``' restart data holds (plain data)."""
+    return {"format": FORMAT, "version": VERSION, "state": state_to_dict(state, integrator),
+            "reporters": {r.key: r.state_dict() for r in reporters},
+            "forcefield": forcefield_description}
+
+
 def save_checkpoint(path: str, state: State, integrator, reporters: Sequence = (),
                     forcefield_description: str = "") -> None:
     """Write a checkpoint of ``state`` and the ``reporters``' restart data to ``path``."""
-    payload = {"format": FORMAT, "version": VERSION, "state": state_to_dict(state, integrator),
-               "reporters": {r.key: r.state_dict() for r in reporters},
-               "forcefield": forcefield_description}
-    atomic_save(payload, path)
+    atomic_save(checkpoint_payload(state, integrator, reporters, forcefield_description), path)
 
 
-def read_checkpoint(path: str) -> Dict[str, Any]:
-    """The raw checkpoint dictionary (validated format), or a clear error."""
+def read_checkpoint(path: str, expected_format: str = FORMAT) -> Dict[str, Any]:
+    """The raw checkpoint dictionary (validated format, ``expected_format`` by default a
+    one-system checkpoint), or a clear error."""
     if not os.path.isfile(path):
         raise ConfigError(f"checkpoint {path!r} does not exist; give the path of a checkpoint written by "
                           "a previous run (e.g. OUTPUT/checkpoint.pt)")
@@ -96,8 +102,10 @@ def read_checkpoint(path: str) -> Dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means a bad file
         raise ConfigError(f"{path!r} is not a readable md checkpoint ({error})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ConfigError(f"{path!r} is not an md checkpoint (format {data.get('format') if isinstance(data, dict) else None!r})")
+    if not isinstance(data, dict) or data.get("format") != expected_format:
+        raise ConfigError(f"{path!r} is not an md checkpoint of this kind (format "
+                          f"{data.get('format') if isinstance(data, dict) else None!r}, expected {expected_format!r}: "
+                          "a batch of systems restarts from a batch checkpoint, one system from its own)")
     if data.get("version") != VERSION:
         raise ConfigError(f"{path!r} has checkpoint version {data.get('version')}, this md reads {VERSION}")
     return data
@@ -110,7 +118,12 @@ def load_checkpoint(path: str, integrator, reporters: Sequence = (),
     Reporters are matched by ``key``; one absent from the checkpoint starts afresh.
     The integrator must have the same parameters as the one that wrote the checkpoint.
     """
-    data = read_checkpoint(path)
+    return restore(read_checkpoint(path), integrator, reporters, device)
+
+
+def restore(data: Dict[str, Any], integrator, reporters: Sequence = (),
+            device: Optional[torch.device] = None) -> State:
+    """The state of a :func:`checkpoint_payload`; each reporter gets its saved restart data."""
     state = state_from_dict(data["state"], integrator, device)
     saved = data["reporters"]
     for reporter in reporters:

@@ -24,9 +24,11 @@ from mlip.errors import BackendUnavailableError, ConfigError, InvalidSystemError
 from mlip.neighbor_list import resolve_backend as resolve_neighbor_backend
 
 from md.checkpoint import load_checkpoint, read_checkpoint
+from md.batch_config import is_batch
 from md.config import MDConfig, config_from_mapping, load_config_values
 from md.drift import DriftReport
 from md.ensembles import make_integrator
+from md.npt import npt_settings
 from md.forcefield import check_is_forcefield
 from md.initial_state import initial_state
 from md.reporters import (AseTrajectoryReporter, CheckpointReporter, EnergyMonitor, MdtrajTrajectoryReporter,
@@ -34,6 +36,10 @@ from md.reporters import (AseTrajectoryReporter, CheckpointReporter, EnergyMonit
 from md.run import run
 from md.stability import StabilityLimits
 from md.state import State
+
+
+#: The ``mlip md`` flags of constant-pressure runs (MDConfig fields of the same names).
+NPT_FLAGS = ("pressure_GPa", "barostat", "barostat_tau_fs", "cell_flexibility", "compressibility_per_GPa")
 
 
 class StructureFileError(ConfigError, FileNotFoundError):
@@ -134,6 +140,9 @@ def _reporters(config: MDConfig, paths: Dict[str, str]) -> List:
 def run_from_config(config: MDConfig, forcefield=None, max_forces_std_eV_per_A: Optional[float] = None) -> RunResult:
     """Run MD as described by ``config`` with ``forcefield`` (or ``config.forcefield``).
 
+    Several structures or replicas run as one batch and return a
+    :class:`md.cli_batch.BatchRunResult` instead (see :mod:`md.cli_batch`).
+
     ``max_forces_std_eV_per_A`` (eV/Å, committee force fields only; default
     ``config.max_forces_std_eV_per_A``): stop with a diagnosis when the committee's largest
     per-atom force spread exceeds it (see :class:`~md.stability.StabilityLimits`)."""
@@ -146,10 +155,14 @@ def run_from_config(config: MDConfig, forcefield=None, max_forces_std_eV_per_A: 
             raise ConfigError("no force field: pass a potential (--potential) or a built-in `forcefield` in the config")
         forcefield = builtin_forcefield(config.forcefield)
     check_is_forcefield(forcefield)
+    if is_batch(config):  # several structures or replicas: one batched run (md/cli_batch.py)
+        from md.cli_batch import run_batch_from_config
+
+        return run_batch_from_config(config, forcefield)
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)
     integrator = make_integrator(config.ensemble, config.timestep_fs, config.temperature_K,
-                                 config.friction_per_fs, config.tau_fs, config.chain_length)
+                                 config.friction_per_fs, config.tau_fs, config.chain_length, **npt_settings(config))
     limits = StabilityLimits(config.max_displacement_A, config.max_energy_change_eV_per_atom,
                              max_forces_std_eV_per_A=max_forces_std_eV_per_A)
     paths = _output_paths(config)
@@ -202,8 +215,9 @@ def run_from_args(forcefield=None, structure_path: Optional[str] = None, ensembl
     Args:
         forcefield: a loaded potential (or any md force field); None to use the config's
             built-in ``forcefield``.
-        structure_path: structure file (``--structure``).
-        ensemble: ``nve|langevin|bussi|nose-hoover`` (``--ensemble``).
+        structure_path: structure file (``--structure``), or a list of them (one batch run).
+        ensemble: ``nve|langevin|bussi|nose-hoover|npt`` (``--ensemble``; npt settings such as
+            ``pressure_GPa`` go in ``options``).
         temperature_K, timestep_fs, steps, output_dir, restart, seed, device, dtype: as the
             ``--temperature-K``, ``--timestep-fs``, ``--steps``, ``--output``, ``--restart``,
             ``--seed``, ``--device``, ``--dtype`` flags.
@@ -246,10 +260,25 @@ def add_arguments(parser) -> None:
     """Add the ``mlip md`` flags to an argparse (sub)parser (all default to None so a YAML
     ``--config`` can supply them)."""
     parser.add_argument("--potential", help="saved mlip potential file")
-    parser.add_argument("--structure", help="structure file (any format ASE reads)")
-    parser.add_argument("--ensemble", help="nve | langevin | bussi | nose-hoover (default nve)")
-    parser.add_argument("--temperature-K", dest="temperature_K", type=float, help="temperature, K (default 300)")
+    parser.add_argument("--structure", nargs="+", help="structure file (any format ASE reads); several files run "
+                                                       "as one batch, outputs in OUTPUT/system_000 ...")
+    parser.add_argument("--replicas", type=int, help="copies of each structure run as one batch (default 1); "
+                                                     "each gets its own seed, derived from --seed")
+    parser.add_argument("--ensemble", help="nve | langevin | bussi | nose-hoover | npt (default nve)")
+    parser.add_argument("--temperature-K", dest="temperature_K", type=float, nargs="+",
+                        help="temperature, K (default 300); in a batch one for all or one per system")
     parser.add_argument("--timestep-fs", dest="timestep_fs", type=float, help="time step, fs (default 1)")
+    parser.add_argument("--pressure-GPa", dest="pressure_GPa", type=float,
+                        help="npt: target pressure, GPa (1 bar = 0.0001 GPa)")
+    parser.add_argument("--barostat", help="npt: scr (stochastic cell rescaling, default) or mtk "
+                                           "(Martyna-Tobias-Klein + Nose-Hoover chains)")
+    parser.add_argument("--barostat-tau-fs", dest="barostat_tau_fs", type=float,
+                        help="npt: barostat relaxation time (scr) or period (mtk), fs (default 1000)")
+    parser.add_argument("--cell-flexibility", dest="cell_flexibility",
+                        help="npt: isotropic (default), anisotropic (x, y, z lengths) or triclinic (and angles)")
+    parser.add_argument("--compressibility-per-GPa", dest="compressibility_per_GPa", type=float,
+                        help="npt, scr: compressibility the barostat assumes, 1/GPa (default 0.01; ~0.45 for water); "
+                             "sets how fast the volume relaxes, not the ensemble")
     parser.add_argument("--steps", type=int, help="total number of steps of the trajectory (default 1000)")
     parser.add_argument("--output", dest="output_dir", help="output directory (default md_output)")
     parser.add_argument("--restart", help="checkpoint file or output directory to continue from")
@@ -258,6 +287,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--backend", help="kernels of the potential: auto (default: native when the op "
                                           "library is built, else reference), native or reference")
     parser.add_argument("--dtype", help="float64 (default) or float32: precision of the MD state")
+    parser.add_argument("--fidelity", help="multi-fidelity potentials: the level of theory to run, e.g. b3lyp "
+                                           "(default: the potential's highest)")
     parser.add_argument("--config", dest="config_path", help="YAML file with any md settings (flags win)")
     parser.add_argument("--max-forces-std", dest="max_forces_std_eV_per_A", type=float,
                         help="committee potentials: stop when the largest per-atom force spread exceeds this, "
@@ -269,26 +300,38 @@ def main_from_namespace(args, load_potential=None) -> int:
 
     Args:
         args: namespace from a parser set up by :func:`add_arguments`.
-        load_potential: ``f(path, device=..., backend=...) -> force field`` that loads
+        load_potential: ``f(path, device=..., backend=...[, fidelity=...]) -> force field`` that loads
             ``--potential`` (the CLI passes :func:`mlip.potential.load_potential`; md itself
             never imports model code).
     """
     forcefield = None
+    if args.device:
+        _device(args.device)  # a clear error for a missing GPU before any potential is moved there
     potential = getattr(args, "potential", None)
+    fidelity = getattr(args, "fidelity", None)
     if potential is None and args.restart is not None and getattr(args, "config_path", None) is None:
         saved = saved_config_path(args.restart)
-        potential = load_config_values(saved).get("potential") if saved else None  # continue with the same one
+        values = load_config_values(saved) if saved else {}
+        potential = values.get("potential")  # continue with the same one, at the same fidelity
+        fidelity = fidelity or values.get("fidelity")
+    if fidelity and not potential:
+        raise ConfigError(f"--fidelity {fidelity} picks a level of theory of a multi-fidelity potential; give it with --potential")
     if potential:
         if load_potential is None:
             raise ConfigError("this entry point was called without a potential loader; call "
                               "main_from_namespace(args, load_potential=mlip.potential.load_potential)")
         # a file or a shipped potential's name: the loader decides and names what is wrong
-        forcefield = load_potential(potential, device=args.device or "cpu", backend=getattr(args, "backend", None) or "auto")
+        # a multi-fidelity potential evaluates the fidelity it is loaded at (md sees one force field)
+        forcefield = load_potential(potential, device=args.device or "cpu", backend=getattr(args, "backend", None) or "auto",
+                                    **({"fidelity": fidelity} if fidelity else {}))
         print(f"md: potential {potential}: {forcefield!r}; neighbour list {resolve_neighbor_backend('auto')}")
+    options = {"potential": str(potential), **({"fidelity": fidelity} if fidelity else {})} if potential else {}
+    options.update({k: getattr(args, k) for k in NPT_FLAGS if getattr(args, k, None) is not None})
+    if getattr(args, "replicas", None) is not None:
+        options["replicas"] = args.replicas
     result = run_from_args(forcefield, args.structure, args.ensemble, args.temperature_K, args.timestep_fs,
                            args.steps, args.output_dir, args.restart, args.seed, args.device, args.dtype,
-                           getattr(args, "config_path", None),
-                           options={"potential": str(potential)} if potential else None,
+                           getattr(args, "config_path", None), options=options or None,
                            max_forces_std_eV_per_A=getattr(args, "max_forces_std_eV_per_A", None))
     print(f"md: {result.n_steps_run} steps ({result.ns_per_day:.3g} ns/day, "
           f"{result.atom_steps_per_s:.3g} atom·steps/s); outputs in {result.output_dir}")

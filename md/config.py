@@ -10,11 +10,14 @@ import difflib
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from mlip.errors import ConfigError
 
+from md.batch_config import check_batch_fields
+from md.cell_flexibility import canonical_flexibility
 from md.ensembles import canonical_ensemble
+from md.npt import canonical_barostat, check_npt_settings
 from md.shadow import check_order
 
 TRAJECTORY_FORMATS = ("extxyz", "traj", "dcd", "xtc")
@@ -26,8 +29,9 @@ class MDConfig:
     """Everything ``mlip md`` needs besides the force field itself.
 
     Attributes:
-        structure: structure file (any format ASE reads); not needed with ``restart``.
-        ensemble: ``nve``, ``langevin``, ``bussi`` or ``nose-hoover``.
+        structure: structure file (any format ASE reads); not needed with ``restart``. A list
+            of files runs them as one batch (see :mod:`md.batch_config`).
+        ensemble: ``nve``, ``langevin``, ``bussi``, ``nose-hoover`` or ``npt``.
         temperature_K: thermostat temperature and (unless ``init_temperature_K``) the
             temperature of the initial Maxwell–Boltzmann velocities, K.
         init_temperature_K: temperature of the initial velocities, K (default temperature_K).
@@ -38,11 +42,22 @@ class MDConfig:
             :func:`md.cli_run.run_from_args` a directory is also the output directory unless
             ``output_dir`` is given).
         seed: seed of the run's random-number generator.
+        replicas: copies of each structure in one batch run (>= 1; see :mod:`md.batch_config`:
+            outputs then go to ``output_dir/system_000`` …, one force call per step for all).
+        seeds: one seed per system of a batch (derived from ``seed`` when None and written
+            to the saved config).
         device: torch device (``cpu``, ``cuda``, ``cuda:1`` …).
         dtype: floating-point type of the MD state (``float64`` or ``float32``).
         friction_per_fs: Langevin friction, 1/fs.
         tau_fs: Bussi / Nosé–Hoover relaxation time, fs.
         chain_length: Nosé–Hoover chain length.
+        pressure_GPa: target pressure of ``npt``, GPa (required there, None elsewhere).
+        barostat: ``scr`` (stochastic cell rescaling, default) or ``mtk`` (Martyna–Tobias–Klein).
+        barostat_tau_fs: barostat relaxation time (scr) or period (mtk), fs.
+        cell_flexibility: ``isotropic``, ``anisotropic`` or ``triclinic`` (which cell
+            components the barostat changes).
+        compressibility_per_GPa: compressibility the scr barostat assumes, 1/GPa (sets only
+            how fast the volume relaxes: ~0.007 copper, ~0.45 water, ~0.3–2 argon).
         skin_A: Verlet skin of the neighbour list, Å.
         fixed_atoms: indices of atoms held in place.
         thermo_interval: steps between thermo.csv rows (and energy-monitor samples).
@@ -59,24 +74,33 @@ class MDConfig:
         potential: path or shipped name of the potential the run uses. md never loads it (it
             only sees a force field); ``mlip md`` loads it and records it here, so that
             ``mlip md --restart DIR`` can continue with the same potential.
+        fidelity: the level of theory a multi-fidelity potential evaluates (``--fidelity``),
+            recorded like ``potential`` so a restart keeps it; None: the potential's default.
         max_forces_std_eV_per_A: committee force-spread limit, eV/Å (``--max-forces-std``), or
             None; see :class:`~md.stability.StabilityLimits`.
     """
 
-    structure: Optional[str] = None
+    structure: Union[None, str, List[str]] = None
     ensemble: str = "nve"
-    temperature_K: float = 300.0
+    temperature_K: Union[float, List[float]] = 300.0
     init_temperature_K: Optional[float] = None
     timestep_fs: float = 1.0
     steps: int = 1000
     output_dir: str = "md_output"
     restart: Optional[str] = None
     seed: int = 0
+    replicas: int = 1
+    seeds: Optional[List[int]] = None
     device: str = "cpu"
     dtype: str = "float64"
     friction_per_fs: float = 0.01
     tau_fs: float = 100.0
     chain_length: int = 3
+    pressure_GPa: Optional[float] = None
+    barostat: str = "scr"
+    barostat_tau_fs: float = 1000.0
+    cell_flexibility: str = "isotropic"
+    compressibility_per_GPa: float = 0.01
     skin_A: float = 0.5
     fixed_atoms: List[int] = field(default_factory=list)
     thermo_interval: int = 10
@@ -90,17 +114,23 @@ class MDConfig:
     overwrite: bool = False
     forcefield: Optional[Dict[str, Any]] = None
     potential: Optional[str] = None
+    fidelity: Optional[str] = None
     max_forces_std_eV_per_A: Optional[float] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ensemble", canonical_ensemble(self.ensemble))
+        check_batch_fields(self)
         for name in ("temperature_K", "timestep_fs", "friction_per_fs", "tau_fs", "max_displacement_A",
-                     "max_energy_change_eV_per_atom"):
-            _number(self, name, positive=name != "temperature_K" or self.ensemble != "nve")
+                     "max_energy_change_eV_per_atom", "barostat_tau_fs", "compressibility_per_GPa"):
+            if name != "temperature_K" or not isinstance(self.temperature_K, list):  # lists: check_batch_fields
+                _number(self, name, positive=name != "temperature_K" or self.ensemble != "nve")
         if self.init_temperature_K is not None:
             _number(self, "init_temperature_K", positive=False)
         if self.max_forces_std_eV_per_A is not None:
             _number(self, "max_forces_std_eV_per_A", positive=True)
+        object.__setattr__(self, "pressure_GPa", check_npt_settings(self.ensemble, self.pressure_GPa))
+        object.__setattr__(self, "barostat", canonical_barostat(self.barostat))
+        object.__setattr__(self, "cell_flexibility", canonical_flexibility(self.cell_flexibility))
         _number(self, "skin_A", positive=False)
         for name in ("steps", "seed"):
             _integer(self, name, minimum=0)

@@ -86,8 +86,8 @@ def initial_state(structure, forcefield: ForceField, temperature_K: float = 0.0,
     validate_system(system, known_atomic_numbers(forcefield))
     if system.cell.shape[0] != 1:
         raise InvalidSystemError(
-            f"md runs one structure at a time, got a batch of {system.cell.shape[0]}; "
-            "run them one after another")
+            f"a state holds one structure, got a batch of {system.cell.shape[0]}; make one state per "
+            "structure and run them together with md.run_batch")
     n_atoms = system.positions.shape[0]
     masses = _masses(structure, system, masses_amu, dtype)
     mask = fixed_mask(fixed, n_atoms, system.positions.device)

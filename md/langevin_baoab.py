@@ -26,8 +26,9 @@ from torch import Tensor
 from mlip import units
 from mlip.errors import ConfigError
 
-from md.forcefield import ForceField
-from md.integrator import advanced, check_positive, clone_generator, drift, kick
+from md.forcefield import Evaluation, ForceField
+from md.integrator import (Pending, check_positive, clone_generator, drift, evaluate_pending, finish_advance, kick,
+                           pending)
 from md.state import State, kinetic_energy_eV
 
 
@@ -43,9 +44,9 @@ def init(state: State) -> State:
     return state.replace(extended=LangevinVariables(zero), constrained_dof=0)
 
 
-def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K: float,
-         friction_per_fs: float, compute_stress: bool = False) -> State:
-    """One BAOAB step (fs, K, 1/fs); draws 3 n_atoms normals from a clone of ``state.rng``."""
+def begin_step(state: State, timestep_fs: float, temperature_K: float, friction_per_fs: float) -> Pending:
+    """B A O A of one BAOAB step (fs, K, 1/fs): everything before the force call; draws
+    3 n_atoms normals from a clone of ``state.rng``."""
     h = timestep_fs
     c1 = math.exp(-friction_per_fs * h)
     c2 = math.sqrt(1.0 - c1 * c1)
@@ -62,9 +63,19 @@ def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K
     kinetic_after = units.kinetic_energy_eV(state.masses, v)
     r = drift(r, v, 0.5 * h)
     heat = state.extended.heat_eV + (kinetic_before - kinetic_after)
-    new = advanced(state.replace(rng=rng, extended=LangevinVariables(heat)), r, v, forcefield,
-                   compute_stress, h, 0.5 * h)
-    return new
+    return pending(state.replace(rng=rng, extended=LangevinVariables(heat)), r, v)
+
+
+def finish_step(first: Pending, result: Evaluation, timestep_fs: float) -> State:
+    """The final B (half kick with the new forces), fs."""
+    return finish_advance(first, result, timestep_fs, 0.5 * timestep_fs)
+
+
+def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K: float,
+         friction_per_fs: float, compute_stress: bool = False) -> State:
+    """One BAOAB step (fs, K, 1/fs); draws 3 n_atoms normals from a clone of ``state.rng``."""
+    first = begin_step(state, timestep_fs, temperature_K, friction_per_fs)
+    return finish_step(first, evaluate_pending(first, forcefield, compute_stress), timestep_fs)
 
 
 def conserved_energy_eV(state: State) -> float:
@@ -93,10 +104,16 @@ class LangevinBAOAB:
         return init(state)
 
     def step(self, state: State, forcefield: ForceField, compute_stress: bool = False) -> State:
+        first = self.begin_step(state)
+        return finish_step(first, evaluate_pending(first, forcefield, compute_stress), self.timestep_fs)
+
+    def begin_step(self, state: State) -> Pending:
         if not isinstance(state.extended, LangevinVariables):
             raise ConfigError("this state was not initialised for Langevin: call integrator.init(state) first")
-        return step(state, forcefield, self.timestep_fs, self.temperature_K, self.friction_per_fs,
-                    compute_stress)
+        return begin_step(state, self.timestep_fs, self.temperature_K, self.friction_per_fs)
+
+    def finish_step(self, first: Pending, result: Evaluation) -> State:
+        return finish_step(first, result, self.timestep_fs)
 
     def conserved_energy_eV(self, state: State) -> float:
         return conserved_energy_eV(state)

@@ -11,6 +11,14 @@ Only the pairs that can have crossed the cutoff are measured each step: no atom 
 than skin/2 between builds, so a pair closer than ``cutoff − skin`` at the build stays
 inside and one farther than ``cutoff + skin`` stays outside (and is not cached). Pairs in
 between (the "shell", about a third of the list for a 0.5 Å skin on 8.5 Å) are tested.
+
+When the cell changes (a barostat), h₀ → h, the motion is split into the affine deformation
+F = h₀⁻¹ h and what is left, u_i = r_i − r⁰_i F. A pair vector becomes d = d⁰ F + (u_j − u_i),
+so with s_min, s_max the extreme singular values of F, |d| ≥ s_min |d⁰| − 2 max|u| and
+|d| ≤ s_max |d⁰| + 2 max|u|. The list stays valid (no uncached pair inside the cutoff, no
+"core" pair outside it) while 2 max|u| ≤ min(s_min (cutoff + skin) − cutoff,
+cutoff − s_max (cutoff − skin)); with F = 1 this is the plain skin/2 test. Image offsets of
+the tested pairs are then recomputed with the current cell.
 """
 from __future__ import annotations
 
@@ -83,12 +91,29 @@ def build(system: System, cutoff_A: float, skin_A: float, n_builds: int = 0,
                          system.cell.detach(), n_builds + 1, backend, core, shell)
 
 
+def _strain_within_skin(neighbors: NeighborState, system: System) -> bool:
+    """True while the strained cache is still valid (module docstring; float64, per system)."""
+    reference = neighbors.reference_cell.double()
+    deformation, info = torch.linalg.solve_ex(reference, system.cell.detach().double())
+    if bool(info.any()):
+        return False  # a degenerate reference cell (non-periodic directions): rebuild
+    singular = torch.linalg.svdvals(deformation)
+    per_atom = deformation.index_select(0, system.system_index)
+    affine = torch.bmm(neighbors.reference_positions.double().unsqueeze(1), per_atom).squeeze(1)
+    residual = float(squared_lengths(system.positions.detach().double() - affine).max()) ** 0.5
+    cutoff, skin = neighbors.cutoff_A, neighbors.skin_A
+    room = min(float(singular.min()) * (cutoff + skin) - cutoff,
+               cutoff - float(singular.max()) * max(cutoff - skin - _BUILD_MARGIN_A, 0.0))
+    return 2.0 * residual <= room
+
+
 def needs_rebuild(neighbors: NeighborState, system: System) -> bool:
-    """True when an atom moved more than skin/2 (unwrapped) or the cell changed."""
+    """True when an atom moved more than skin/2 (unwrapped) or, when the cell changed, the
+    strain and the remaining moves together may have carried a pair across the cutoff."""
     if neighbors.cutoff_A == 0.0:
         return False
     if not torch.equal(system.cell, neighbors.reference_cell):
-        return True
+        return not _strain_within_skin(neighbors, system)
     moved = system.positions.detach() - neighbors.reference_positions
     return bool(squared_lengths(moved).max() > (0.5 * neighbors.skin_A) ** 2)
 
@@ -113,8 +138,11 @@ def within_cutoff(neighbors: NeighborState, system: System) -> Edges:
     if shell.numel() > 0:
         positions = system.positions.detach()
         index = edges.index.index_select(1, shell)
-        vectors = (positions.index_select(0, index[1]) - positions.index_select(0, index[0])
-                   + neighbors.offsets.index_select(0, shell))
+        if torch.equal(system.cell, neighbors.reference_cell):
+            offsets = neighbors.offsets.index_select(0, shell)
+        else:  # strained cell: the image offsets move with it
+            offsets = _image_offsets(system, Edges(index=index, shift=edges.shift.index_select(0, shell)))
+        vectors = positions.index_select(0, index[1]) - positions.index_select(0, index[0]) + offsets
         inside = inside.index_put((shell,), squared_lengths(vectors) < neighbors.cutoff_A**2)
     keep = torch.nonzero(inside).squeeze(1)
     return Edges(index=edges.index.index_select(1, keep), shift=edges.shift.index_select(0, keep))

@@ -28,8 +28,8 @@ from mlip import units
 from mlip.errors import ConfigError
 
 from md import velocity_verlet
-from md.forcefield import ForceField
-from md.integrator import check_positive
+from md.forcefield import Evaluation, ForceField
+from md.integrator import Pending, check_positive, evaluate_pending
 from md.state import State, degrees_of_freedom, kinetic_energy_eV
 
 _YOSHIDA = {
@@ -87,22 +87,35 @@ def propagate_chain(two_kinetic_eV: float, n_dof: int, kT_eV: float, xi: List[fl
     return scale, xi, v
 
 
-def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K: float,
-         n_yoshida: int = 3, compute_stress: bool = False) -> State:
-    """chain(h/2) · velocity Verlet(h) · chain(h/2)."""
+def begin_step(state: State, timestep_fs: float, temperature_K: float, n_yoshida: int = 3) -> Pending:
+    """chain(h/2) and the first half of velocity Verlet (fs, K)."""
     kT = units.BOLTZMANN_EV_PER_K * temperature_K
     n_dof = degrees_of_freedom(state)
     chain = state.extended
     xi, v, Q = chain.xi.tolist(), chain.v_xi.tolist(), chain.mass_eV_fs2.tolist()
     two_k = 2.0 * float(kinetic_energy_eV(state))
     scale, xi, v = propagate_chain(two_k, n_dof, kT, xi, v, Q, 0.5 * timestep_fs, n_yoshida)
-    new = velocity_verlet.step(state.replace(velocities=state.velocities * scale), forcefield,
-                               timestep_fs, compute_stress)
+    first = velocity_verlet.begin_step(state.replace(velocities=state.velocities * scale), timestep_fs)
+    return first._replace(carry=(kT, n_dof, xi, v, Q))
+
+
+def finish_step(first: Pending, result: Evaluation, timestep_fs: float, n_yoshida: int = 3) -> State:
+    """The second half of velocity Verlet and chain(h/2) (fs)."""
+    kT, n_dof, xi, v, Q = first.carry
+    chain = first.state.extended
+    new = velocity_verlet.finish_step(first, result, timestep_fs)
     two_k = 2.0 * float(kinetic_energy_eV(new))
     scale, xi, v = propagate_chain(two_k, n_dof, kT, xi, v, Q, 0.5 * timestep_fs, n_yoshida)
     extended = ChainVariables(torch.tensor(xi, dtype=torch.float64), torch.tensor(v, dtype=torch.float64),
                               chain.mass_eV_fs2)
     return new.replace(velocities=new.velocities * scale, extended=extended)
+
+
+def step(state: State, forcefield: ForceField, timestep_fs: float, temperature_K: float,
+         n_yoshida: int = 3, compute_stress: bool = False) -> State:
+    """chain(h/2) · velocity Verlet(h) · chain(h/2)."""
+    first = begin_step(state, timestep_fs, temperature_K, n_yoshida)
+    return finish_step(first, evaluate_pending(first, forcefield, compute_stress), timestep_fs, n_yoshida)
 
 
 def conserved_energy_eV(state: State, temperature_K: float) -> float:
@@ -140,9 +153,16 @@ class NoseHooverChain:
         return init(state, self.temperature_K, self.tau_fs, self.chain_length)
 
     def step(self, state: State, forcefield: ForceField, compute_stress: bool = False) -> State:
+        first = self.begin_step(state)
+        return self.finish_step(first, evaluate_pending(first, forcefield, compute_stress))
+
+    def begin_step(self, state: State) -> Pending:
         if not isinstance(state.extended, ChainVariables):
             raise ConfigError("this state was not initialised for Nosé–Hoover: call integrator.init(state) first")
-        return step(state, forcefield, self.timestep_fs, self.temperature_K, self.n_yoshida, compute_stress)
+        return begin_step(state, self.timestep_fs, self.temperature_K, self.n_yoshida)
+
+    def finish_step(self, first: Pending, result: Evaluation) -> State:
+        return finish_step(first, result, self.timestep_fs, self.n_yoshida)
 
     def conserved_energy_eV(self, state: State) -> float:
         return conserved_energy_eV(state, self.temperature_K)

@@ -1,7 +1,7 @@
 """The one MD driver loop: ``state = run(state, forcefield, integrator, n_steps, reporters)``."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from mlip.errors import ConfigError, InvalidSystemError, SimulationError
 from mlip.validation import validate_system
@@ -45,14 +45,43 @@ def run(state: State, forcefield: ForceField, integrator: Integrator, n_steps: i
         >>> s.step, s.time_fs
         (10, 50.0)
     """
-    check_is_forcefield(forcefield)
+    check_steps(n_steps)
+    state, ordered, limits = prepare(state, forcefield, integrator, reporters, limits)
+    context = RunContext(integrator, forcefield, ordered, state.step, state.step + n_steps)
+    reference_eV = integrator.conserved_energy_eV(state)
+    for reporter in ordered:
+        reporter.start(state, context)
+    try:
+        for _ in range(n_steps):
+            new = integrator.step(state, forcefield, wants_stress(ordered, state.step + 1))
+            problem = step_problem(state, new, forcefield, integrator, limits, reference_eV)
+            if problem is not None:
+                raise stop(ordered, state, context, problem)
+            state = new
+            report(ordered, state, context)
+    finally:
+        for reporter in reversed(ordered):
+            reporter.finish(state, context)
+    return state
+
+
+def check_steps(n_steps: int) -> int:
+    """``n_steps`` as given, or a ConfigError unless it is an integer >= 0."""
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"n_steps must be an integer >= 0, got {n_steps!r}")
+    return n_steps
+
+
+def prepare(state: State, forcefield: ForceField, integrator: Integrator, reporters: Sequence[Reporter],
+            limits: Optional[StabilityLimits]) -> Tuple[State, List[Reporter], StabilityLimits]:
+    """Check one system's inputs before its run; returns the state initialised for the
+    integrator (when fresh), its reporters in call order and the stability limits."""
+    check_is_forcefield(forcefield)
     if not isinstance(integrator, Integrator):
         raise ConfigError(f"{type(integrator).__name__} is not an md integrator (see md.make_integrator)")
     validate_system(state.system, known_atomic_numbers(forcefield))
     if state.system.cell.shape[0] != 1:
-        raise InvalidSystemError("md runs one structure at a time; run a batch one structure after another")
+        raise InvalidSystemError("md runs one structure per state; give a batch as a list of states to md.run_batch")
     if state.extended is None and integrator.name != "nve":
         state = integrator.init(state)
     limits = limits or StabilityLimits()
@@ -62,32 +91,38 @@ def run(state: State, forcefield: ForceField, integrator: Integrator, n_steps: i
     keys = [r.key for r in reporters]
     if len(set(keys)) != len(keys):
         raise ConfigError(f"two reporters share a checkpoint key in {keys}; give them different file names")
-    ordered = sorted(reporters, key=lambda r: r.order)
-    context = RunContext(integrator, forcefield, ordered, state.step, state.step + n_steps)
-    reference_eV = integrator.conserved_energy_eV(state)
-    h = float(integrator.timestep_fs)
+    return state, sorted(reporters, key=lambda r: r.order), limits
+
+
+def wants_stress(ordered: Sequence[Reporter], step: int) -> bool:
+    """True when some reporter needs the stress of ``step``."""
+    return any(r.wants_stress(step) for r in ordered)
+
+
+def step_problem(state: State, new: State, forcefield: ForceField, integrator: Integrator,
+                 limits: StabilityLimits, reference_eV: float) -> Optional[str]:
+    """The diagnosis of an unstable step ``state`` → ``new`` (see :func:`md.stability.check_step`;
+    the conserved energy and a committee's spread every ``limits.energy_check_interval``
+    steps), or None."""
+    conserved = (integrator.conserved_energy_eV(new) if new.step % limits.energy_check_interval == 0
+                 else None)
+    problem = check_step(state, new, float(integrator.timestep_fs), limits, conserved, reference_eV)
+    if problem is None and conserved is not None and limits.max_forces_std_eV_per_A is not None:
+        problem = check_spread(new, spread_at(forcefield, new), limits)
+    return problem
+
+
+def stop(ordered: Sequence[Reporter], last_good: State, context: RunContext, problem: str) -> SimulationError:
+    """Let every reporter keep the last good state; the error naming ``problem`` and the files."""
+    written: List[str] = []
     for reporter in ordered:
-        reporter.start(state, context)
-    try:
-        for _ in range(n_steps):
-            stress = any(r.wants_stress(state.step + 1) for r in ordered)
-            new = integrator.step(state, forcefield, stress)
-            conserved = (integrator.conserved_energy_eV(new) if new.step % limits.energy_check_interval == 0
-                         else None)
-            problem = check_step(state, new, h, limits, conserved, reference_eV)
-            if problem is None and conserved is not None and limits.max_forces_std_eV_per_A is not None:
-                problem = check_spread(new, spread_at(forcefield, new), limits)
-            if problem is not None:
-                written = []
-                for reporter in ordered:
-                    written += reporter.fail(state, context, problem)
-                kept = f" Last good state (step {state.step}) kept in: {', '.join(written)}." if written else ""
-                raise SimulationError(problem + "." + kept)
-            state = new
-            for reporter in ordered:
-                if state.step % reporter.interval == 0:
-                    reporter.report(state, context)
-    finally:
-        for reporter in reversed(ordered):
-            reporter.finish(state, context)
-    return state
+        written += reporter.fail(last_good, context, problem)
+    kept = f" Last good state (step {last_good.step}) kept in: {', '.join(written)}." if written else ""
+    return SimulationError(problem + "." + kept)
+
+
+def report(ordered: Sequence[Reporter], state: State, context: RunContext) -> None:
+    """Call the reporters due at ``state.step``."""
+    for reporter in ordered:
+        if state.step % reporter.interval == 0:
+            reporter.report(state, context)

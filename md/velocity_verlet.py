@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict
 
-from md.forcefield import ForceField
-from md.integrator import advanced, check_positive, drift, kick
+from md.forcefield import Evaluation, ForceField
+from md.integrator import Pending, check_positive, drift, evaluate_pending, finish_advance, kick, pending
 from md.state import State, kinetic_energy_eV
 
 
@@ -25,13 +25,23 @@ def init(state: State) -> State:
     return state.replace(extended=None)
 
 
+def begin_step(state: State, timestep_fs: float) -> Pending:
+    """Half kick and drift (fs): the step up to its force call."""
+    h = timestep_fs
+    v_half = kick(state.velocities, state.forces, state.acceleration, 0.5 * h)
+    return pending(state, drift(state.positions, v_half, h), v_half)
+
+
+def finish_step(first: Pending, result: Evaluation, timestep_fs: float) -> State:
+    """The second half kick with the forces ``result`` at the new positions (fs)."""
+    return finish_advance(first, result, timestep_fs, 0.5 * timestep_fs)
+
+
 def step(state: State, forcefield: ForceField, timestep_fs: float,
          compute_stress: bool = False) -> State:
     """One velocity-Verlet step of ``timestep_fs`` fs (one force evaluation)."""
-    h = timestep_fs
-    v_half = kick(state.velocities, state.forces, state.acceleration, 0.5 * h)
-    positions = drift(state.positions, v_half, h)
-    return advanced(state, positions, v_half, forcefield, compute_stress, h, 0.5 * h)
+    first = begin_step(state, timestep_fs)
+    return finish_step(first, evaluate_pending(first, forcefield, compute_stress), timestep_fs)
 
 
 def conserved_energy_eV(state: State) -> float:
@@ -55,6 +65,12 @@ class VelocityVerlet:
 
     def step(self, state: State, forcefield: ForceField, compute_stress: bool = False) -> State:
         return step(state, forcefield, self.timestep_fs, compute_stress)
+
+    def begin_step(self, state: State) -> Pending:
+        return begin_step(state, self.timestep_fs)
+
+    def finish_step(self, first: Pending, result: Evaluation) -> State:
+        return finish_step(first, result, self.timestep_fs)
 
     def conserved_energy_eV(self, state: State) -> float:
         return conserved_energy_eV(state)

@@ -12,6 +12,8 @@ loops are numba kernels (:mod:`md.analysis.rdf`, :mod:`md.analysis.msd`,
   windowed cosine transform (states per atom per THz).
 * :func:`cell_history` — volume (Å³), density (g/cm³), cell lengths (Å) and angles (°) per
   frame, mean and block error.
+* :func:`thermal_expansion` — V(T) of an NPT ladder (several run folders), α_V, α_L and per-axis
+  α (1/K) with errors (``mlip analyze --thermal-expansion``, :mod:`md.analysis.thermal_expansion`).
 * :func:`analyze_run` — all in one pass over a run folder, written to rdf.csv, rdf.png,
   msd.csv, msd.png, vacf.csv, vdos.csv, vdos.png, cell.csv, cell.png and analysis.json.
 """
@@ -25,14 +27,15 @@ import numpy as np
 from md.analysis.cell_history import CellAccumulator, CellHistory, cell_history
 from md.analysis.msd import DEFAULT_MAX_LAG_FRAMES, MSDAccumulator, MSDResult, msd
 from md.analysis.rdf import DEFAULT_BINS, DEFAULT_R_MAX_A, RDFAccumulator, RDFResult, pair_keys, rdf
+from md.analysis.thermal_expansion import ThermalExpansion, thermal_expansion
 from md.analysis.trajectory_frames import (AnalysisError, Frame, MissingTrajectoryError, UnwrapError, Unwrapper,
                                            find_trajectory, iter_frames)
 from md.analysis.vacf import (DEFAULT_VACF_MAX_LAG_FRAMES, THZ_IN_CM_INV, VACFAccumulator, VACFResult, VDOSResult,
                               vacf, vdos)
 
 __all__ = ["AnalysisError", "CellHistory", "Frame", "MSDResult", "MissingTrajectoryError", "RDFResult", "UnwrapError",
-           "Unwrapper", "VACFResult", "VDOSResult", "analyze_run", "cell_history", "find_trajectory", "iter_frames",
-           "msd", "rdf", "vacf", "vdos"]
+           "Unwrapper", "VACFResult", "VDOSResult", "ThermalExpansion", "analyze_run", "cell_history",
+           "find_trajectory", "iter_frames", "msd", "rdf", "thermal_expansion", "vacf", "vdos"]
 
 OUTPUTS = ("rdf.csv", "rdf.png", "msd.csv", "msd.png", "vacf.csv", "vdos.csv", "vdos.png", "cell.csv", "cell.png",
            "analysis.json")

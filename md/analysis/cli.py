@@ -18,7 +18,9 @@ from md.analysis.vacf import DEFAULT_VACF_MAX_LAG_FRAMES, WINDOWS
 
 def add_arguments(parser) -> None:
     """Add the ``mlip analyze`` arguments to an argparse (sub)parser."""
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="output folder of an `mlip md` run (or a trajectory file)")
+    parser.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
+                        help="output folder of an `mlip md` run (or a trajectory file); with --thermal-expansion, "
+                             "the folders of NPT runs at several temperatures")
     parser.add_argument("--rmax-A", dest="r_max_A", metavar="R", type=float, default=DEFAULT_R_MAX_A,
                         help=f"g(r) range, Å (default {DEFAULT_R_MAX_A}; periodic images are included, so any "
                              "value is right for any cell)")
@@ -48,21 +50,38 @@ def add_arguments(parser) -> None:
                         help="VDOS from the plain VACF instead of the mass-weighted one")
     parser.add_argument("--finite-difference-velocities", dest="trajectory_velocities", action="store_false",
                         help="derive velocities from positions even when the trajectory has them")
-    parser.add_argument("--cell-start-fs", dest="cell_start_fs", type=float, default=0.0,
-                        help="cell/density statistics from this time on, fs (equilibration; default 0)")
+    parser.add_argument("--cell-start-fs", dest="cell_start_fs", type=float, default=None,
+                        help="cell/density statistics from this time on, fs (equilibration; default 0, and with "
+                             "--thermal-expansion: after --start-fraction of each run)")
+    parser.add_argument("--thermal-expansion", dest="thermal_expansion", action="store_true",
+                        help="fit V(T) of the NPT runs RUN_DIR... (one structure, one pressure): volumetric, linear "
+                             "and per-axis expansion coefficients; writes thermal_expansion.csv/.json/.png")
+    parser.add_argument("--expansion-fit", dest="expansion_fit", choices=("linear", "quadratic"), default="linear",
+                        help="polynomial of V(T) and L(T) for --thermal-expansion (default linear)")
+    parser.add_argument("--reference-temperature-K", dest="reference_temperature_K", type=float, default=None,
+                        help="temperature of the headline expansion coefficients, K (default: mean of the runs)")
+    parser.add_argument("--start-fraction", dest="start_fraction", type=float, default=0.2,
+                        help="--thermal-expansion: fraction of each run left out as equilibration (default 0.2)")
 
 
 def main_from_namespace(args) -> int:
     """Run ``mlip analyze`` from parsed arguments (see :func:`add_arguments`); print a summary."""
     from md.analysis import analyze_run
+    from md.analysis.trajectory_frames import AnalysisError
 
-    summary = analyze_run(args.run_dir, args.out_dir, r_max_A=args.r_max_A, n_bins=args.n_bins,
+    run_dirs = args.run_dir if isinstance(args.run_dir, (list, tuple)) else [args.run_dir]
+    if getattr(args, "thermal_expansion", False):
+        return _thermal_expansion(args, run_dirs)
+    if len(run_dirs) != 1:
+        raise AnalysisError(f"give one RUN_DIR (got {len(run_dirs)}); several run folders only go with "
+                            "--thermal-expansion")
+    summary = analyze_run(run_dirs[0], args.out_dir, r_max_A=args.r_max_A, n_bins=args.n_bins,
                           rdf_start_fs=args.rdf_start_fs, max_lag_frames=args.max_lag_frames,
                           fit_start_fs=args.fit_start_fs, fit_end_fs=args.fit_end_fs, n_blocks=args.n_blocks,
                           frame_interval_fs=args.frame_interval_fs, vacf_max_lag_frames=args.vacf_max_lag_frames,
                           vdos_max_lag_fs=args.vdos_max_lag_fs, vdos_window=args.vdos_window,
                           mass_weighted=args.mass_weighted, trajectory_velocities=args.trajectory_velocities,
-                          cell_start_fs=args.cell_start_fs)
+                          cell_start_fs=args.cell_start_fs or 0.0)
     rdf, msd = summary["rdf"], summary["msd"]
     if "skipped" in msd:  # e.g. a one-frame trajectory: no time axis
         print(f"analyze: {summary['trajectory']}: {summary['n_atoms']} atoms")
@@ -111,3 +130,31 @@ def _print_vdos_and_cell(summary) -> None:
             parts.append(label.format(f"{mean:.5g}" + (f" ± {error:.2g}" if error is not None and math.isfinite(error)
                                                        else "")))
         print(f"cell: {', '.join(parts)} (mean ± block error from {cell['start_fs']:g} fs)")
+
+
+def _thermal_expansion(args, run_dirs) -> int:
+    """``mlip analyze --thermal-expansion RUN...``: fit, write to --output (default: a
+    ``thermal_expansion`` folder beside the runs) and print α (1/K)."""
+    from md.analysis import output_thermal_expansion
+    from md.analysis.thermal_expansion import thermal_expansion
+
+    result = thermal_expansion(run_dirs, args.expansion_fit, args.reference_temperature_K, args.cell_start_fs,
+                               args.start_fraction, args.n_blocks)
+    out_dir = args.out_dir or os.path.join(os.path.commonpath([os.path.abspath(d) for d in run_dirs]),
+                                           "thermal_expansion")
+    summary = output_thermal_expansion.write(result, out_dir)
+    for run in summary["runs"]:
+        print(f"{run['run']}: T = {run['temperature_K']:.5g} ± {run['temperature_err_K']:.2g} K, "
+              f"V = {run['volume_A3']:.6g} ± {run['volume_err_A3']:.2g} Å³ ({run['volume_source']})")
+    chi2 = result.volume_fit.chi2_per_dof
+    print(f"{result.fit_name} V(T) fit" + (f", χ²/dof = {chi2:.3g}" if math.isfinite(chi2) else "")
+          + f"; at {result.reference_temperature_K:.5g} K: α_V = {result.alpha_V_per_K:.4g} ± "
+            f"{result.alpha_V_err_per_K:.2g} /K, α_L = α_V/3 = {result.alpha_L_per_K:.4g} ± "
+            f"{result.alpha_L_err_per_K:.2g} /K" + ("" if result.cubic else " (cell not cubic)"))
+    if result.alpha_axes_per_K:
+        print("per axis: " + ", ".join(f"α_{axis} = {value:.4g} ± {result.alpha_axes_err_per_K[axis]:.2g} /K"
+                                       for axis, value in result.alpha_axes_per_K.items()))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"outputs in {out_dir}")
+    return 0

@@ -2,7 +2,8 @@
 
 Columns: step, time_fs, potential_eV, kinetic_eV, total_eV (K + U), conserved_eV (what the
 integrator conserves), shadow_eV (H̃, velocity Verlet only; empty elsewhere and for the last
-order/2 steps of a run), temperature_K, pressure_GPa (empty without a full 3-D cell),
+order/2 steps of a run), temperature_K, pressure_GPa (instantaneous, kinetic + virial; empty
+without a full 3-D cell), volume_A3 (cell volume, Å^3; empty without a full 3-D cell),
 max_force_eV_per_A. A row waits until its H̃ is known (order/2 steps later).
 
 With a committee force field (``committee_size`` > 1, see :mod:`md.committee_spread`) two more
@@ -19,10 +20,11 @@ from mlip.errors import ConfigError
 
 from md.committee_spread import has_spread, spread_at
 from md.reporters.base import Reporter, RunContext, check_interval
-from md.state import kinetic_energy_eV, max_force_eV_per_A, pressure_GPa, temperature_K
+from md.state import kinetic_energy_eV, max_force_eV_per_A, pressure_GPa, temperature_K, volume_A3
 
 COLUMNS = ("step", "time_fs", "potential_eV", "kinetic_eV", "total_eV", "conserved_eV", "shadow_eV",
-           "temperature_K", "pressure_GPa", "max_force_eV_per_A")
+           "temperature_K", "pressure_GPa", "volume_A3", "max_force_eV_per_A")
+_VOLUME = COLUMNS.index("volume_A3")
 SPREAD_COLUMNS = ("energy_std_eV", "max_forces_std_eV_per_A")
 
 
@@ -52,12 +54,14 @@ class ThermoReporter(Reporter):
         self._resume: Optional[Dict[str, Any]] = None
         self._has_cell = False
         self._spread = False
+        self._volume = True
 
     def start(self, state, context: RunContext) -> None:
         self._has_cell = bool(state.system.pbc.all())
         self._spread = has_spread(context.forcefield)
         if self._resume is not None and "spread" not in self._resume:
             self._spread = False  # a checkpoint from before spread columns existed: keep its columns
+        self._volume = self._resume is None or "volume" in self._resume  # older checkpoints: no volume column
         if self._resume is not None and bool(self._resume.get("spread", False)) != self._spread:
             raise ConfigError(f"{self.path} was started {'with' if not self._spread else 'without'} committee "
                               f"spread columns; continue it with the same kind of force field (a committee "
@@ -68,7 +72,8 @@ class ThermoReporter(Reporter):
             self._handle = open(self.path, "ab")
         else:
             self._handle = open(self.path, "wb")
-            columns = COLUMNS + (SPREAD_COLUMNS if self._spread else ())
+            columns = COLUMNS[:_VOLUME] + COLUMNS[_VOLUME + int(not self._volume):]
+            columns += SPREAD_COLUMNS if self._spread else ()
             self._handle.write((",".join(columns) + "\n").encode())
             self._handle.flush()
         if (self._last_step is None or state.step > self._last_step) and state.step % self.interval == 0:
@@ -86,7 +91,7 @@ class ThermoReporter(Reporter):
         pressure = pressure_GPa(state)
         row = [state.step, state.time_fs, potential, kinetic, potential + kinetic,
                context.integrator.conserved_energy_eV(state), None, temperature_K(state),
-               pressure, max_force_eV_per_A(state)]
+               pressure] + ([volume_A3(state)] if self._volume else []) + [max_force_eV_per_A(state)]
         if self._spread:
             spread = spread_at(context.forcefield, state)
             row += [spread.energy_std_eV, spread.max_forces_std_eV_per_A]
@@ -113,8 +118,11 @@ class ThermoReporter(Reporter):
 
     def state_dict(self) -> Dict[str, Any]:
         offset = self._handle.tell() if self._handle is not None else os.path.getsize(self.path)
-        return {"offset": offset, "pending": [list(r) for r in self._pending], "last_step": self._last_step,
+        data = {"offset": offset, "pending": [list(r) for r in self._pending], "last_step": self._last_step,
                 "spread": self._spread}
+        if self._volume:
+            data["volume"] = True
+        return data
 
     def load_state_dict(self, data: Dict[str, Any]) -> None:
         self._resume = data

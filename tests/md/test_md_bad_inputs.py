@@ -28,7 +28,11 @@ def call(tmp_path, structure, **kwargs):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"ensemble": "npt"}, r"unknown ensemble 'npt'.*nve, langevin, bussi, nose-hoover"),
+    ({"ensemble": "npe"}, r"unknown ensemble 'npe'.*nve, langevin, bussi, nose-hoover, npt"),
+    ({"ensemble": "npt"}, r"ensemble npt needs a target pressure"),
+    ({"ensemble": "bussi", "options": {"pressure_GPa": 1.0}}, r"keeps the volume fixed; use --ensemble npt"),
+    ({"ensemble": "npt", "options": {"pressure_GPa": 0.0, "barostat": "berendsen"}}, r"unknown barostat 'berendsen'"),
+    ({"ensemble": "npt", "options": {"pressure_GPa": 0.0, "cell_flexibility": "cubic"}}, r"unknown cell flexibility"),
     ({"ensemble": "langevn"}, r"did you mean 'langevin'"),
     ({"timestep_fs": -1.0}, r"timestep_fs must be > 0"),
     ({"timestep_fs": 0.0}, r"timestep_fs must be > 0"),
