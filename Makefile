@@ -35,7 +35,7 @@ cuda-check:
 	@if command -v $(NVCC) >/dev/null 2>&1; then \
 	  mkdir -p $(BUILD)/cuda-check && for f in cuda/kernels/*.cu; do \
 	    [ -e "$$f" ] || continue; echo "nvcc $$f (sm_80, sm_90)"; \
-	    $(NVCC) -std=c++17 -O3 $(CUDA_GENCODE) -Icuda/include -c $$f \
+	    $(NVCC) -std=c++17 -O3 $(CUDA_GENCODE) $$(case $$f in *neighbor_list*) echo --fmad=false;; esac) -Icuda/include -c $$f \
 	      -o $(BUILD)/cuda-check/$$(basename $$f .cu).o || exit 1; done; \
 	else echo "cuda-check: nvcc not found, CUDA sources not compiled"; fi
 

@@ -13,6 +13,9 @@ name           n_atoms  what
 cu108          108      fcc Cu, 3x3x3 conventional cells, a = 3.61 Å, rattled 0.05 Å
 cu500          500      fcc Cu, 5x5x5 conventional cells, a = 3.61 Å, rattled 0.05 Å
 cu2048         2048     fcc Cu, 8x8x8 conventional cells, a = 3.61 Å, rattled 0.05 Å
+cu4000         4000     fcc Cu, 10x10x10 conventional cells, a = 3.61 Å, rattled 0.05 Å
+cu32000        32000    fcc Cu, 20x20x20 conventional cells, a = 3.61 Å, rattled 0.05 Å
+cu_cellsN      4 N^3    fcc Cu, NxNxN conventional cells (any N >= 1; the GPU size search)
 water192       192      64 H2O in a cubic box at 1 g/cm^3 (L = 12.42 Å)
 water1536      1536     512 H2O in a cubic box at 1 g/cm^3 (L = 24.83 Å)
 =============  =======  =====================================================================
@@ -44,7 +47,8 @@ WATER_ORIENTATION_TRIES = 100
 AMU_G = 1.66053906660e-24
 ANGSTROM3_PER_CM3 = 1e24
 
-SYSTEMS = ("cu108", "cu500", "cu2048", "water192", "water1536")
+SYSTEMS = ("cu108", "cu500", "cu2048", "cu4000", "cu32000", "water192", "water1536")
+CU_CELLS_PREFIX = "cu_cells"
 
 
 def fcc_cu(n_cells: int, seed: int = SYSTEM_SEED) -> Atoms:
@@ -120,12 +124,29 @@ def build_system(name: str) -> Atoms:
         "cu108": lambda: fcc_cu(3),
         "cu500": lambda: fcc_cu(5),
         "cu2048": lambda: fcc_cu(8),
+        "cu4000": lambda: fcc_cu(10),
+        "cu32000": lambda: fcc_cu(20),
         "water192": lambda: water_box(4),
         "water1536": lambda: water_box(8),
     }
+    cells = name[len(CU_CELLS_PREFIX):] if name.startswith(CU_CELLS_PREFIX) else ""
+    if cells.isdigit() and int(cells) >= 1:
+        return fcc_cu(int(cells))
     if name not in builders:
-        raise ValueError(f"unknown system {name!r}; known: {', '.join(SYSTEMS)}")
+        raise ValueError(f"unknown system {name!r}; known: {', '.join(SYSTEMS)}, {CU_CELLS_PREFIX}N")
     return builders[name]()
+
+
+def system_names(text: str) -> list:
+    """A comma-separated list of system names, each checked (argparse ``type``)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        cells = name[len(CU_CELLS_PREFIX):] if name.startswith(CU_CELLS_PREFIX) else ""
+        if name not in SYSTEMS and not (cells.isdigit() and int(cells) >= 1):
+            raise ValueError(f"unknown system {name!r}")
+    if not names:
+        raise ValueError("no system given")
+    return names
 
 
 def count_edges(atoms: Atoms, cutoff_A: float) -> int:
@@ -180,15 +201,29 @@ def time_energy_forces(atoms: Atoms, calc, repeats: int, warmups: int) -> dict:
 
 def add_common_arguments(parser) -> None:
     """The CLI every worker accepts."""
-    parser.add_argument("--system", default="cu500", choices=SYSTEMS)
+    parser.add_argument("--system", default=["cu500"], type=system_names,
+                        help=f"one or more (comma-separated) of {', '.join(SYSTEMS)}, {CU_CELLS_PREFIX}N; "
+                             "each prints its own JSON line")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--device", default="cpu", help="torch device of the model, e.g. cpu or cuda")
+    parser.add_argument("--stop-at-oom", action="store_true",
+                        help="after a system that runs out of memory, skip the remaining (larger) ones")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls (median reported)")
     parser.add_argument("--warmups", type=int, default=2, help="untimed calls first")
     parser.add_argument("--seed", type=int, default=0, help="model initialisation seed")
 
 
+def peak_gpu_gib(device: str):
+    """Peak CUDA memory allocated by torch in this process, GiB (None off the GPU)."""
+    if not str(device).startswith("cuda"):
+        return None
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 1024**3
+
+
 def emit(record: dict) -> None:
-    """Print the worker's single JSON result line (the driver reads the last line)."""
+    """Print one JSON result line (a single-system driver reads the last line)."""
     record["peak_rss_gib"] = peak_rss_gib()
     sys.stdout.flush()
     print(json.dumps(record), flush=True)

@@ -1,10 +1,12 @@
 """What every peer benchmark worker shares, apart from building its own calculator.
 
 :func:`run_worker` parses the common command line (:func:`bench_systems.add_common_arguments`),
-pins torch to one thread in the worker process (never on import), builds the benchmark system,
-times energy + forces through the calculator (:func:`bench_systems.time_energy_forces`: wall
-and CPU seconds per call, median atom·steps/s), and prints the one JSON line the driver reads,
-with the peak RSS in GiB (:func:`bench_systems.emit`).
+pins torch to one thread in the worker process (never on import), builds each benchmark system
+asked for, times energy + forces through the calculator (:func:`bench_systems.time_energy_forces`:
+wall and CPU seconds per call, median atom·steps/s), and prints one JSON line per system, with
+the peak RSS and, on a GPU (``--device cuda``), the peak GPU memory in GiB
+(:func:`bench_systems.emit`). A system that fails (e.g. out of GPU memory) prints a line with
+``"error"``; ``--stop-at-oom`` then skips the rest (the GPU size search).
 
 The workers run in separate venvs (/tmp/peers/{nequip,mace}) that do not have mlip, so this
 module uses the standard library at import (torch inside functions) and is imported by path::
@@ -66,19 +68,32 @@ def run_worker(
         logging.disable(logging.WARNING)
 
     built = build(args)
-    atoms = bench_systems.build_system(args.system)
-    result = bench_systems.time_energy_forces(atoms, built.calculator, args.repeats, args.warmups)
-    bench_systems.emit(
-        {
+    for name in args.system:
+        atoms = bench_systems.build_system(name)
+        record = {
             "model": model,
             "version": built.version,
             "torch": torch.__version__,
-            "system": args.system,
+            "system": name,
             "n_atoms": len(atoms),
             "dtype": args.dtype,
+            "device": args.device,
             "cutoff_A": built.cutoff_A,
             "n_params": int(built.n_params),
             "threads": torch.get_num_threads(),
-            **result,
         }
-    )
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        try:
+            record.update(bench_systems.time_energy_forces(atoms, built.calculator, args.repeats, args.warmups))
+        except (RuntimeError, MemoryError) as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            out_of_memory = "out of memory" in str(exc).lower() or isinstance(exc, MemoryError)
+            record["error"] = "out of memory" if out_of_memory else f"{type(exc).__name__}: {str(exc)[:300]}"
+            record["peak_gpu_gib"] = bench_systems.peak_gpu_gib(args.device)
+            bench_systems.emit(record)
+            if out_of_memory and args.stop_at_oom:
+                break
+            continue
+        record["peak_gpu_gib"] = bench_systems.peak_gpu_gib(args.device)
+        bench_systems.emit(record)

@@ -69,7 +69,7 @@ def build(args) -> worker_common.WorkerModel:
     from mace.calculators import MACECalculator
 
     model = build_mace_mp_small_shape(args.dtype, args.seed)
-    calc = MACECalculator(models=model, device="cpu", default_dtype=args.dtype)
+    calc = MACECalculator(models=model, device=args.device, default_dtype=args.dtype)
     return worker_common.WorkerModel(calc, mace.__version__, sum(p.numel() for p in model.parameters()), R_MAX_A)
 
 

@@ -39,10 +39,10 @@ def build(args) -> worker_common.WorkerModel:
 
     config = mlip.ModelConfig(**{**BENCHMARK_CONFIG, **json.loads(args.config_json)})
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
-    pot = mlip.build_potential(config, dtype=dtype, seed=args.seed)
+    pot = mlip.build_potential(config, dtype=dtype, seed=args.seed, device=args.device)
     version = getattr(mlip, "__version__", "unknown")
-    return worker_common.WorkerModel(mlip.MLIPCalculator(pot), version, sum(p.numel() for p in pot.parameters()),
-                                     config.cutoff)
+    calculator = mlip.MLIPCalculator(pot, device=args.device)
+    return worker_common.WorkerModel(calculator, version, sum(p.numel() for p in pot.parameters()), config.cutoff)
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ def build(args) -> worker_common.WorkerModel:
     from nequip.integrations.ase import NequIPCalculator
 
     model, transforms = build_nequip(args.dtype, args.seed)
-    calc = NequIPCalculator(model=model, device="cpu", transforms=transforms)
+    calc = NequIPCalculator(model=model, device=args.device, transforms=transforms)
     return worker_common.WorkerModel(calc, nequip.__version__, sum(p.numel() for p in model.parameters()), R_MAX_A)
 
 

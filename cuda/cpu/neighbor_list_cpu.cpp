@@ -133,17 +133,25 @@ void copy_system(const SystemOut& so, const Placement& place, const int64_t* fir
 
 }  // namespace
 
+void check_neighbor_list_inputs(const char* op, const at::Tensor& positions, const at::Tensor& cell,
+                                const at::Tensor& pbc, const at::Tensor& system_index, double cutoff) {
+  TORCH_CHECK(positions.dim() == 2 && positions.size(1) == 3, op, ": positions must be (n_atoms, 3)");
+  TORCH_CHECK(cell.dim() == 3 && cell.size(1) == 3 && cell.size(2) == 3, op, ": cell must be (n_systems, 3, 3)");
+  TORCH_CHECK(pbc.dim() == 2 && pbc.size(0) == cell.size(0) && pbc.size(1) == 3, op, ": pbc must be (n_systems, 3)");
+  TORCH_CHECK(system_index.dim() == 1 && system_index.size(0) == positions.size(0), op,
+              ": system_index must be (n_atoms,)");
+  TORCH_CHECK(cutoff > 0.0 && std::isfinite(cutoff), op, ": cutoff must be positive and finite, got ", cutoff);
+  const auto device = positions.device();
+  TORCH_CHECK(cell.device() == device && pbc.device() == device && system_index.device() == device, op,
+              ": positions, cell, pbc and system_index must be on one device");
+}
+
 std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions, const at::Tensor& cell,
                                                      const at::Tensor& pbc, const at::Tensor& system_index,
                                                      double cutoff) {
-  TORCH_CHECK(positions.dim() == 2 && positions.size(1) == 3, "mlip::neighbor_list: positions must be (n_atoms, 3)");
+  check_neighbor_list_inputs("mlip::neighbor_list", positions, cell, pbc, system_index, cutoff);
   const int64_t n_atoms = positions.size(0);
-  TORCH_CHECK(cell.dim() == 3 && cell.size(1) == 3 && cell.size(2) == 3, "mlip::neighbor_list: cell must be (n_systems, 3, 3)");
   const int64_t n_sys = cell.size(0);
-  TORCH_CHECK(pbc.dim() == 2 && pbc.size(0) == n_sys && pbc.size(1) == 3, "mlip::neighbor_list: pbc must be (n_systems, 3)");
-  TORCH_CHECK(system_index.dim() == 1 && system_index.size(0) == n_atoms,
-              "mlip::neighbor_list: system_index must be (n_atoms,)");
-  TORCH_CHECK(cutoff > 0.0 && std::isfinite(cutoff), "mlip::neighbor_list: cutoff must be positive and finite, got ", cutoff);
   const at::Tensor pos = positions.detach().to(at::kDouble).contiguous();
   const at::Tensor cel = cell.detach().to(at::kDouble).contiguous();
   const at::Tensor per = pbc.to(at::kBool).contiguous();

@@ -23,6 +23,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cpu(
 // for tests); returns the previous value. Process-wide.
 int64_t set_tp_conv_cpu_variant(int64_t variant);
 
+// Shapes, device and cutoff of the neighbour-list inputs (every backend; no tensor data read).
+void check_neighbor_list_inputs(const char* op, const at::Tensor& positions, const at::Tensor& cell,
+                                const at::Tensor& pbc, const at::Tensor& system_index, double cutoff);
 std::tuple<at::Tensor, at::Tensor> neighbor_list_cpu(const at::Tensor& positions, const at::Tensor& cell,
                                                      const at::Tensor& pbc, const at::Tensor& system_index,
                                                      double cutoff);
@@ -59,6 +62,11 @@ void check_tp_values(const char* op, const at::Tensor& sender, const at::Tensor&
 // it on CPU tensors through the op mlip::_check_tp_conv_values).
 void check_tp_values_by_reduction(const char* op, const at::Tensor& sender, const at::Tensor& receiver,
                                   const at::Tensor& cg_index, const TpShapes& s, int64_t dim_out);
+// The argument checks of the testing ops that run the value checks alone (shapes, dtypes);
+// returns the shapes those checks read (channels = 1).
+TpShapes check_tp_value_op_args(const char* op, const at::Tensor& sender, const at::Tensor& receiver,
+                                const at::Tensor& cg_index, int64_t n_nodes, int64_t dim_in, int64_t dim_sh,
+                                int64_t n_paths);
 void check_tp_values_by_reduction_op(const at::Tensor& sender, const at::Tensor& receiver, const at::Tensor& cg_index,
                                      int64_t n_nodes, int64_t dim_in, int64_t dim_sh, int64_t dim_out,
                                      int64_t n_paths);

@@ -144,19 +144,6 @@ void check_tp_values(const char* op, const at::Tensor& sender, const at::Tensor&
     check_tp_values_by_reduction(op, sender, receiver, cg_index, s, dim_out);
 }
 
-void check_tp_values_by_reduction_op(const at::Tensor& sender, const at::Tensor& receiver, const at::Tensor& cg_index,
-                                     int64_t n_nodes, int64_t dim_in, int64_t dim_sh, int64_t dim_out,
-                                     int64_t n_paths) {
-  const char* op = "mlip::_check_tp_conv_values";
-  TORCH_CHECK(sender.dim() == 1 && receiver.dim() == 1 && sender.size(0) == receiver.size(0) &&
-                  sender.scalar_type() == at::kLong && receiver.scalar_type() == at::kLong,
-              op, ": sender and receiver must be int64 (n_edges,)");
-  TORCH_CHECK(cg_index.dim() == 2 && cg_index.size(1) == 4 && cg_index.scalar_type() == at::kInt, op,
-              ": cg_index must be int32 (n_entries, 4)");
-  const TpShapes s{n_nodes, 1, dim_in, sender.size(0), dim_sh, n_paths, cg_index.size(0)};
-  check_tp_values_by_reduction(op, sender, receiver, cg_index, s, dim_out);
-}
-
 namespace {
 
 // Edges grouped by node: edges of node v are perm[offsets[v] .. offsets[v + 1]) (identity

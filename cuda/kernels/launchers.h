@@ -1,13 +1,14 @@
 // Host entry points of the CUDA kernels (torch-free: raw device pointers, a stream).
-// Implemented in tp_conv_kernels.cu and neighbor_list_kernels.cu; called by
-// cuda/torch/cuda_binding.cpp, which owns the tensors, the CSR groupings and the sorting.
+// Implemented in tp_conv_kernels.cu, neighbor_list_kernels.cu and radial_spline_kernels.cu;
+// called by cuda/torch/cuda_binding.cpp, which owns the tensors, the CSR groupings and the
+// sorting.
 #pragma once
 
 #include <cuda_runtime.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mlip/neighbor_math.h"
+#include "mlip/neighbor_pipeline.h"
 
 namespace mlip {
 namespace cuda {
@@ -42,21 +43,20 @@ cudaError_t tp_conv_backward(const TpDims& d, const T* xt, const T* gt, const T*
                              const int64_t* receiver, const int64_t* edge_of, const int64_t* offsets,
                              const int32_t* cg_index, const T* cg_coeff, T* gx, T* gsh, T* gw, cudaStream_t stream);
 
-// Neighbour list of one structure (atoms [0, n) of `pos`, float64 (n, 3)):
-// 1. wrap and bin every atom: pw (n, 3), wrap (n, 3), bin (n,)
-cudaError_t nl_wrap(const nl::Grid& g, const double* pos, int64_t n, double* pw, int64_t* wrap, int32_t* bin,
-                    cudaStream_t stream);
-// 2. (binding: stable sort of atoms by bin -> order, sorted_pos, bin_start)
-// 3. neighbours per receiver
-cudaError_t nl_count(const nl::Grid& g, double cutoff, int64_t n, const double* pw, const int32_t* bin,
-                     const int64_t* bin_start, const double* sorted_pos, const int64_t* order, int64_t* count,
+// Neighbour list of a batch: the steps of neighbor_pipeline.h, one thread per structure or atom
+// (the driver, cuda/torch/neighbor_list_pipeline.cpp, sorts and sums between them).
+cudaError_t nl_grids(int64_t n_sys, const double* cell, const bool* pbc, nl::Grid* grids, int32_t* status,
                      cudaStream_t stream);
-// 4. (binding: exclusive prefix sum of count -> first) 5. fill each receiver's segment, sorted
-//    by (sender, shift); index (2, E_total) rows i, j offset by `atom_offset`; shift (E_total, 3).
-cudaError_t nl_fill(const nl::Grid& g, double cutoff, int64_t n, const double* pw, const int64_t* wrap,
-                    const int32_t* bin, const int64_t* bin_start, const double* sorted_pos, const int64_t* order,
-                    const int64_t* first, int64_t atom_offset, int64_t* index_i, int64_t* index_j, int64_t* shift,
-                    cudaStream_t stream);
+cudaError_t nl_atoms(int64_t n, int64_t n_sys, const double* pos, const int64_t* system_index, const nl::Grid* grids,
+                     uint8_t* flags, int64_t* sys, double* frac, cudaStream_t stream);
+cudaError_t nl_finish(int64_t n_sys, const double* fmin, const double* fmax, const int64_t* n_in_system, double cutoff,
+                      nl::Grid* grids, int64_t* n_bins, cudaStream_t stream);
+cudaError_t nl_wrap(int64_t n, const double* pos, const int64_t* sys, const nl::Grid* grids, const int64_t* first_bin,
+                    double* pw, int64_t* wrap, int64_t* key, cudaStream_t stream);
+cudaError_t nl_count(int64_t n, const nl::Grid* grids, const nl::SortedAtoms& at, double cutoff, int64_t* count,
+                     cudaStream_t stream);
+cudaError_t nl_fill(int64_t n, const nl::Grid* grids, const nl::SortedAtoms& at, double cutoff, const int64_t* first,
+                    const int64_t* count, int64_t* index_i, int64_t* index_j, int64_t* shift, cudaStream_t stream);
 
 // Tabulated radial functions (spline_math.h): out (E, M); grad_r (E,) = inv_h sum_m grad f'.
 template <typename T>

@@ -1,12 +1,12 @@
-// CUDA kernels of mlip::neighbor_list (one structure per launch sequence). Torch-free; the
-// per-atom, per-bin and per-pair math (wrap_atom, for_each_neighbor, within_cutoff, the
-// neighbour order) is neighbor_math.h, shared with the CPU kernel. Count / prefix sum (in the
-// binding) / fill: each receiver writes only its own segment, so no output atomics, and the
-// segment is sorted by (sender, shift) in place, so the result equals the CPU's exactly.
+// CUDA kernels of mlip::neighbor_list: one thread per structure or per atom, each running one
+// step of the device pipeline (neighbor_pipeline.h, shared with the host rehearsal; the
+// per-pair math is neighbor_math.h, shared with the CPU kernel too). Torch-free. The driver
+// between the steps is cuda/torch/neighbor_list_pipeline.cpp; each receiver writes only its own
+// segment, so there are no output atomics and the result equals the CPU's exactly.
 #include <cuda_runtime.h>
 
 #include "launchers.h"
-#include "mlip/neighbor_math.h"
+#include "mlip/neighbor_pipeline.h"
 
 namespace mlip {
 namespace cuda {
@@ -16,97 +16,90 @@ constexpr int kThreads = 128;
 
 unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
-__global__ void wrap_kernel(nl::Grid g, const double* __restrict__ pos, int64_t n, double* __restrict__ pw,
-                            int64_t* __restrict__ wrap, int32_t* __restrict__ bin) {
-  const int64_t a = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (a >= n) return;
-  int b;
-  nl::wrap_atom(g, pos + 3 * a, pw + 3 * a, wrap + 3 * a, &b);
-  bin[a] = b;
+__device__ __forceinline__ int64_t thread_index() { return blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; }
+
+__global__ void grid_kernel(int64_t n_sys, const double* __restrict__ cell, const bool* __restrict__ pbc,
+                            nl::Grid* __restrict__ grids, int32_t* __restrict__ status) {
+  const int64_t s = thread_index();
+  if (s < n_sys) nl::grid_step(s, cell, pbc, grids, status);
 }
 
-struct Counter {
-  int64_t count;
-  __device__ void operator()(int64_t, int64_t, int, int, int) { ++count; }
-};
+__global__ void atom_kernel(int64_t n, int64_t n_sys, const double* __restrict__ pos,
+                            const int64_t* __restrict__ system_index, const nl::Grid* __restrict__ grids,
+                            uint8_t* __restrict__ flags, int64_t* __restrict__ sys, double* __restrict__ frac) {
+  const int64_t a = thread_index();
+  if (a < n) nl::atom_step(a, n_sys, pos, system_index, grids, flags, sys, frac);
+}
 
-__global__ void count_kernel(nl::Grid g, double cutoff2, int64_t n, const double* __restrict__ pw,
-                             const int32_t* __restrict__ bin, const int64_t* __restrict__ bin_start,
-                             const double* __restrict__ sorted_pos, const int64_t* __restrict__ order,
+__global__ void finish_kernel(int64_t n_sys, const double* __restrict__ fmin, const double* __restrict__ fmax,
+                              const int64_t* __restrict__ n_in_system, double cutoff, nl::Grid* __restrict__ grids,
+                              int64_t* __restrict__ n_bins) {
+  const int64_t s = thread_index();
+  if (s < n_sys) nl::finish_step(s, fmin, fmax, n_in_system, cutoff, grids, n_bins);
+}
+
+__global__ void wrap_kernel(int64_t n, const double* __restrict__ pos, const int64_t* __restrict__ sys,
+                            const nl::Grid* __restrict__ grids, const int64_t* __restrict__ first_bin,
+                            double* __restrict__ pw, int64_t* __restrict__ wrap, int64_t* __restrict__ key) {
+  const int64_t a = thread_index();
+  if (a < n) nl::wrap_step(a, pos, sys, grids, first_bin, pw, wrap, key);
+}
+
+__global__ void count_kernel(int64_t n, const nl::Grid* __restrict__ grids, nl::SortedAtoms at, double cutoff2,
                              int64_t* __restrict__ count) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= n) return;
-  Counter c{0};
-  nl::for_each_neighbor(g, i, pw + 3 * i, bin[i], bin_start, sorted_pos, order, cutoff2, c);
-  count[i] = c.count;
+  const int64_t i = thread_index();
+  if (i < n) count[i] = nl::count_step(i, grids, at, cutoff2);
 }
 
-struct Writer {
-  int64_t i, atom_offset, at;
-  const int64_t* wrap;
-  int64_t* index_i;
-  int64_t* index_j;
-  int64_t* shift;
-  __device__ void operator()(int64_t, int64_t j, int s0, int s1, int s2) {
-    index_i[at] = i + atom_offset;
-    index_j[at] = j + atom_offset;
-    shift[3 * at] = nl::total_shift(s0, wrap[3 * i], wrap[3 * j]);
-    shift[3 * at + 1] = nl::total_shift(s1, wrap[3 * i + 1], wrap[3 * j + 1]);
-    shift[3 * at + 2] = nl::total_shift(s2, wrap[3 * i + 2], wrap[3 * j + 2]);
-    ++at;
-  }
-};
-
-__global__ void fill_kernel(nl::Grid g, double cutoff2, int64_t n, const double* __restrict__ pw,
-                            const int64_t* __restrict__ wrap, const int32_t* __restrict__ bin,
-                            const int64_t* __restrict__ bin_start, const double* __restrict__ sorted_pos,
-                            const int64_t* __restrict__ order, const int64_t* __restrict__ first, int64_t atom_offset,
+__global__ void fill_kernel(int64_t n, const nl::Grid* __restrict__ grids, nl::SortedAtoms at, double cutoff2,
+                            const int64_t* __restrict__ first, const int64_t* __restrict__ count,
                             int64_t* __restrict__ index_i, int64_t* __restrict__ index_j, int64_t* __restrict__ shift) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= n) return;
-  const int64_t begin = first[i];
-  Writer wr{i, atom_offset, begin, wrap, index_i, index_j, shift};
-  nl::for_each_neighbor(g, i, pw + 3 * i, bin[i], bin_start, sorted_pos, order, cutoff2, wr);
-  // insertion sort of the segment by (sender, shift): segments are short (tens of entries)
-  for (int64_t a = begin + 1; a < wr.at; ++a) {
-    const int64_t j = index_j[a];
-    const int64_t s[3] = {shift[3 * a], shift[3 * a + 1], shift[3 * a + 2]};
-    int64_t b = a - 1;
-    while (b >= begin && nl::neighbor_less(j, s, index_j[b], shift + 3 * b)) {
-      index_j[b + 1] = index_j[b];
-      for (int c = 0; c < 3; ++c) shift[3 * (b + 1) + c] = shift[3 * b + c];
-      --b;
-    }
-    index_j[b + 1] = j;
-    for (int c = 0; c < 3; ++c) shift[3 * (b + 1) + c] = s[c];
-  }
+  const int64_t i = thread_index();
+  if (i < n) nl::fill_step(i, grids, at, cutoff2, first, count, index_i, index_j, shift);
 }
 
 }  // namespace
 
-cudaError_t nl_wrap(const nl::Grid& g, const double* pos, int64_t n, double* pw, int64_t* wrap, int32_t* bin,
-                    cudaStream_t stream) {
-  if (n == 0) return cudaSuccess;
-  wrap_kernel<<<blocks_for(n), kThreads, 0, stream>>>(g, pos, n, pw, wrap, bin);
+cudaError_t nl_grids(int64_t n_sys, const double* cell, const bool* pbc, nl::Grid* grids, int32_t* status,
+                     cudaStream_t stream) {
+  if (n_sys == 0) return cudaSuccess;
+  grid_kernel<<<blocks_for(n_sys), kThreads, 0, stream>>>(n_sys, cell, pbc, grids, status);
   return cudaGetLastError();
 }
 
-cudaError_t nl_count(const nl::Grid& g, double cutoff, int64_t n, const double* pw, const int32_t* bin,
-                     const int64_t* bin_start, const double* sorted_pos, const int64_t* order, int64_t* count,
+cudaError_t nl_atoms(int64_t n, int64_t n_sys, const double* pos, const int64_t* system_index, const nl::Grid* grids,
+                     uint8_t* flags, int64_t* sys, double* frac, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  atom_kernel<<<blocks_for(n), kThreads, 0, stream>>>(n, n_sys, pos, system_index, grids, flags, sys, frac);
+  return cudaGetLastError();
+}
+
+cudaError_t nl_finish(int64_t n_sys, const double* fmin, const double* fmax, const int64_t* n_in_system, double cutoff,
+                      nl::Grid* grids, int64_t* n_bins, cudaStream_t stream) {
+  if (n_sys == 0) return cudaSuccess;
+  finish_kernel<<<blocks_for(n_sys), kThreads, 0, stream>>>(n_sys, fmin, fmax, n_in_system, cutoff, grids, n_bins);
+  return cudaGetLastError();
+}
+
+cudaError_t nl_wrap(int64_t n, const double* pos, const int64_t* sys, const nl::Grid* grids, const int64_t* first_bin,
+                    double* pw, int64_t* wrap, int64_t* key, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  wrap_kernel<<<blocks_for(n), kThreads, 0, stream>>>(n, pos, sys, grids, first_bin, pw, wrap, key);
+  return cudaGetLastError();
+}
+
+cudaError_t nl_count(int64_t n, const nl::Grid* grids, const nl::SortedAtoms& at, double cutoff, int64_t* count,
                      cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  count_kernel<<<blocks_for(n), kThreads, 0, stream>>>(g, cutoff * cutoff, n, pw, bin, bin_start, sorted_pos, order,
-                                                       count);
+  count_kernel<<<blocks_for(n), kThreads, 0, stream>>>(n, grids, at, cutoff * cutoff, count);
   return cudaGetLastError();
 }
 
-cudaError_t nl_fill(const nl::Grid& g, double cutoff, int64_t n, const double* pw, const int64_t* wrap,
-                    const int32_t* bin, const int64_t* bin_start, const double* sorted_pos, const int64_t* order,
-                    const int64_t* first, int64_t atom_offset, int64_t* index_i, int64_t* index_j, int64_t* shift,
-                    cudaStream_t stream) {
+cudaError_t nl_fill(int64_t n, const nl::Grid* grids, const nl::SortedAtoms& at, double cutoff, const int64_t* first,
+                    const int64_t* count, int64_t* index_i, int64_t* index_j, int64_t* shift, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  fill_kernel<<<blocks_for(n), kThreads, 0, stream>>>(g, cutoff * cutoff, n, pw, wrap, bin, bin_start, sorted_pos,
-                                                      order, first, atom_offset, index_i, index_j, shift);
+  fill_kernel<<<blocks_for(n), kThreads, 0, stream>>>(n, grids, at, cutoff * cutoff, first, count, index_i, index_j,
+                                                      shift);
   return cudaGetLastError();
 }
 

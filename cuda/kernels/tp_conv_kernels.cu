@@ -5,7 +5,9 @@
 // chunks of 32 when C > 32). Per-lane accumulators live in shared memory, column `lane`, so
 // the shared math indexes them like the CPU's channel blocks (NC = 1, row stride 32). Edges
 // come grouped by receiver/sender (CSR built by the binding), so there are no atomics and the
-// summation order is fixed: results are deterministic.
+// summation order is fixed: results are deterministic. Node indices read from the edge list are
+// bounds-checked in the kernels too (an out-of-range edge is skipped), so even unchecked input
+// cannot make them read outside the tensors; the binding's value check names such input.
 #include <cuda_runtime.h>
 
 #include "launchers.h"
@@ -41,6 +43,7 @@ __global__ void forward_kernel(TpDims d, const T* __restrict__ xt, const T* __re
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t e = edge_of ? edge_of[t] : t;
         const int64_t j = sender[e];
+        if (j < 0 || j >= d.n_nodes) continue;  // never read out of bounds (the binding checks values)
         const tp::EdgeCoefficients<T> a{idx, coeff, sh + e * d.dim_sh};
         tp::forward_edge<T>(d.n_entries, idx, a, xt + j * d.dim_in * C + c, C, w + e * d.n_paths * C + c, C,
                             acc + lane, kWarp);
@@ -72,6 +75,8 @@ __global__ void backward_kernel(TpDims d, const T* __restrict__ xt, const T* __r
       for (int k1 = 0; k1 < d.dim_in; ++k1) gx_acc[k1 * kWarp + lane] = T(0);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t e = edge_of ? edge_of[t] : t;
+      const int64_t i = receiver[e];
+      if (i < 0 || i >= d.n_nodes) continue;  // the same for every lane: never read out of bounds
       if (GW)
         for (int p = 0; p < d.n_paths; ++p) gw_acc[p * kWarp + lane] = T(0);
       if (GSH)
@@ -79,7 +84,7 @@ __global__ void backward_kernel(TpDims d, const T* __restrict__ xt, const T* __r
       if (active) {
         const tp::EdgeCoefficients<T> a{idx, coeff, sh + e * d.dim_sh};
         tp::backward_edge<T, GX, GW, GSH>(d.n_entries, idx, coeff, a, xt + j * d.dim_in * C + c, C,
-                                          w + e * d.n_paths * C + c, C, gt + receiver[e] * d.dim_out * C + c, C,
+                                          w + e * d.n_paths * C + c, C, gt + i * d.dim_out * C + c, C,
                                           gx_acc + lane, kWarp, gw_acc + lane, kWarp, gsh_acc + lane, kWarp);
         if (GW)
           for (int p = 0; p < d.n_paths; ++p) gw[(e * d.n_paths + p) * C + c] = gw_acc[p * kWarp + lane];

@@ -1,6 +1,10 @@
 // CUDA implementations of the mlip ops: tensors, groupings and sorting (ATen) around the
 // torch-free kernels of cuda/kernels/*.cu. Compiled only when torch has CUDA
 // (CMake -DMLIP_WITH_CUDA=ON); autograd is the device-independent code of ops.cpp.
+//
+// Host syncs: tp_conv / tp_conv_backward check index and table values only for inputs not
+// already known valid (validated_inputs.h: once per edge list and table, none for the CUDA
+// neighbour list's own output); the neighbour list reads back one small vector per call.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -12,7 +16,8 @@
 
 #include "../cpu/ops_internal.h"
 #include "../kernels/launchers.h"
-#include "mlip/neighbor_geometry.h"
+#include "neighbor_list_pipeline.h"
+#include "validated_inputs.h"
 
 namespace mlip {
 namespace {
@@ -63,7 +68,7 @@ at::Tensor tp_conv_cuda(const at::Tensor& x, const at::Tensor& sh, const at::Ten
   const TpShapes s = check_tp_inputs(op, x, sh, weight, sender, receiver, cg_index, cg_coeff);
   check_tp_dim_out(op, dim_out);
   const c10::cuda::CUDAGuard guard(x.device());
-  check_tp_values(op, sender, receiver, cg_index, s, dim_out);  // one reduction, one small copy
+  check_tp_values_once(op, sender, receiver, cg_index, s, dim_out);  // a sync only for unchecked inputs
   at::Tensor out = at::zeros({s.n_nodes, s.channels, dim_out}, x.options());
   if (s.n_edges == 0 || s.n_nodes == 0 || s.channels == 0 || s.n_entries == 0) return out;
   const cuda::TpDims d = dims(op, s, dim_out, x.element_size(), /*backward=*/false);
@@ -92,7 +97,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cuda(
   const TpShapes s = check_tp_inputs(op, x, sh, weight, sender, receiver, cg_index, cg_coeff);
   const int64_t D3 = check_tp_grad_out(op, grad_out, x, s);
   const c10::cuda::CUDAGuard guard(x.device());
-  check_tp_values(op, sender, receiver, cg_index, s, D3);  // one reduction, one small copy
+  check_tp_values_once(op, sender, receiver, cg_index, s, D3);  // a sync only for unchecked inputs
   at::Tensor gx, gsh, gw;
   if (mask[0]) gx = at::zeros_like(x, at::MemoryFormat::Contiguous);
   if (mask[1]) gsh = at::zeros_like(sh, at::MemoryFormat::Contiguous);
@@ -119,82 +124,43 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tp_conv_backward_cuda(
   return {gx, gsh, gw};
 }
 
+cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+constexpr const char* kNlOp = "mlip::neighbor_list";
+
+// The pipeline's steps as kernels on the current stream (neighbor_list_pipeline.h).
+const NlPipelineSteps kCudaNlSteps = {
+    [](int64_t n_sys, const double* cell, const bool* pbc, nl::Grid* grids, int32_t* status) {
+      check_cuda(cuda::nl_grids(n_sys, cell, pbc, grids, status, current_stream()), kNlOp);
+    },
+    [](int64_t n, int64_t n_sys, const double* pos, const int64_t* system_index, const nl::Grid* grids,
+       uint8_t* flags, int64_t* sys, double* frac) {
+      check_cuda(cuda::nl_atoms(n, n_sys, pos, system_index, grids, flags, sys, frac, current_stream()), kNlOp);
+    },
+    [](int64_t n_sys, const double* fmin, const double* fmax, const int64_t* n_in_system, double cutoff,
+       nl::Grid* grids, int64_t* n_bins) {
+      check_cuda(cuda::nl_finish(n_sys, fmin, fmax, n_in_system, cutoff, grids, n_bins, current_stream()), kNlOp);
+    },
+    [](int64_t n, const double* pos, const int64_t* sys, const nl::Grid* grids, const int64_t* first_bin, double* pw,
+       int64_t* wrap, int64_t* key) {
+      check_cuda(cuda::nl_wrap(n, pos, sys, grids, first_bin, pw, wrap, key, current_stream()), kNlOp);
+    },
+    [](int64_t n, const nl::Grid* grids, const nl::SortedAtoms& atoms, double cutoff, int64_t* count) {
+      check_cuda(cuda::nl_count(n, grids, atoms, cutoff, count, current_stream()), kNlOp);
+    },
+    [](int64_t n, const nl::Grid* grids, const nl::SortedAtoms& atoms, double cutoff, const int64_t* first,
+       const int64_t* count, int64_t* index_i, int64_t* index_j, int64_t* shift) {
+      check_cuda(cuda::nl_fill(n, grids, atoms, cutoff, first, count, index_i, index_j, shift, current_stream()),
+                 kNlOp);
+    },
+};
+
+// The device pipeline (one device->host copy per call: the edge count with the error summary).
 std::tuple<at::Tensor, at::Tensor> neighbor_list_cuda(const at::Tensor& positions, const at::Tensor& cell,
                                                       const at::Tensor& pbc, const at::Tensor& system_index,
                                                       double cutoff) {
-  const char* op = "mlip::neighbor_list";
-  TORCH_CHECK(positions.dim() == 2 && positions.size(1) == 3, op, ": positions must be (n_atoms, 3)");
-  TORCH_CHECK(cell.dim() == 3 && cell.size(1) == 3 && cell.size(2) == 3, op, ": cell must be (n_systems, 3, 3)");
-  TORCH_CHECK(cutoff > 0.0 && std::isfinite(cutoff), op, ": cutoff must be positive and finite");
   const c10::cuda::CUDAGuard guard(positions.device());
-  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
-  const int64_t n_sys = cell.size(0);
-  const at::Tensor pos = positions.detach().to(at::kDouble).contiguous();
-  TORCH_CHECK(at::isfinite(pos).all().item<bool>(), op, ": non-finite positions");
-  const at::Tensor sidx = system_index.to(at::kLong);
-  TORCH_CHECK(sidx.dim() == 1 && sidx.size(0) == positions.size(0), op, ": system_index must be (n_atoms,)");
-  if (sidx.numel() > 0)
-    TORCH_CHECK(sidx.min().item<int64_t>() >= 0 && sidx.max().item<int64_t>() < n_sys &&
-                    (sidx.numel() < 2 || (sidx.narrow(0, 1, sidx.numel() - 1) >= sidx.narrow(0, 0, sidx.numel() - 1))
-                                             .all()
-                                             .item<bool>()),
-                op, ": system_index must be sorted and in [0, n_systems)");
-  // structure boundaries and cells on the host (small)
-  const at::Tensor counts = at::bincount(sidx, {}, n_sys).cpu();
-  const at::Tensor cell_h = cell.detach().to(at::kDouble).cpu().contiguous();
-  const at::Tensor pbc_h = pbc.to(at::kBool).cpu().contiguous();
-  const int64_t* cnt = counts.data_ptr<int64_t>();
-  std::vector<at::Tensor> parts_index, parts_shift;
-  int64_t lo = 0;
-  for (int64_t s = 0; s < n_sys; ++s) {
-    const int64_t n = cnt[s];
-    if (n == 0) continue;
-    const at::Tensor p = pos.narrow(0, lo, n);
-    nl::Grid g;
-    try {
-      g = nl::working_grid(cell_h.data_ptr<double>() + 9 * s, pbc_h.data_ptr<bool>() + 3 * s);
-    } catch (const std::invalid_argument& err) {
-      TORCH_CHECK_VALUE(false, op, ": system ", s, ": ", err.what());
-    }
-    const at::Tensor inv = at::from_blob(g.inverse, {3, 3}, at::kDouble).to(pos.device());
-    const auto ext = at::aminmax(at::matmul(p, inv), 0);
-    const at::Tensor fmin_h = std::get<0>(ext).cpu(), fmax_h = std::get<1>(ext).cpu();
-    nl::finish_grid(g, fmin_h.data_ptr<double>(), fmax_h.data_ptr<double>(), cutoff, std::max<int64_t>(64, 2 * n));
-    const int64_t n_bins = static_cast<int64_t>(g.n[0]) * g.n[1] * g.n[2];
-
-    at::Tensor pw = at::empty({n, 3}, pos.options());
-    at::Tensor wrap = at::empty({n, 3}, pos.options().dtype(at::kLong));
-    at::Tensor bin = at::empty({n}, pos.options().dtype(at::kInt));
-    check_cuda(cuda::nl_wrap(g, p.data_ptr<double>(), n, pw.data_ptr<double>(), wrap.data_ptr<int64_t>(),
-                             bin.data_ptr<int32_t>(), stream),
-               op);
-    const auto sorted = at::sort(bin.to(at::kLong), /*stable=*/true, /*dim=*/0, /*descending=*/false);
-    const at::Tensor order = std::get<1>(sorted).contiguous();
-    const at::Tensor bin_start =
-        at::searchsorted(std::get<0>(sorted).contiguous(), at::arange(n_bins + 1, order.options())).contiguous();
-    const at::Tensor sorted_pos = pw.index_select(0, order).contiguous();
-    at::Tensor count = at::empty({n}, order.options());
-    check_cuda(cuda::nl_count(g, cutoff, n, pw.data_ptr<double>(), bin.data_ptr<int32_t>(),
-                              bin_start.data_ptr<int64_t>(), sorted_pos.data_ptr<double>(), order.data_ptr<int64_t>(),
-                              count.data_ptr<int64_t>(), stream),
-               op);
-    const at::Tensor first = (at::cumsum(count, 0) - count).contiguous();
-    const int64_t total = count.sum().item<int64_t>();
-    at::Tensor index = at::empty({2, total}, order.options());
-    at::Tensor shift = at::empty({total, 3}, order.options());
-    if (total > 0)
-      check_cuda(cuda::nl_fill(g, cutoff, n, pw.data_ptr<double>(), wrap.data_ptr<int64_t>(), bin.data_ptr<int32_t>(),
-                               bin_start.data_ptr<int64_t>(), sorted_pos.data_ptr<double>(),
-                               order.data_ptr<int64_t>(), first.data_ptr<int64_t>(), lo, index.data_ptr<int64_t>(),
-                               index.data_ptr<int64_t>() + total, shift.data_ptr<int64_t>(), stream),
-                 op);
-    parts_index.push_back(index);
-    parts_shift.push_back(shift);
-    lo += n;
-  }
-  if (parts_index.empty())
-    return {at::empty({2, 0}, pos.options().dtype(at::kLong)), at::empty({0, 3}, pos.options().dtype(at::kLong))};
-  return {at::cat(parts_index, 1), at::cat(parts_shift, 0)};
+  return neighbor_list_pipeline(kCudaNlSteps, kNlOp, positions, cell, pbc, system_index, cutoff);
 }
 
 at::Tensor radial_spline_cuda(const at::Tensor& r, const at::Tensor& table, double r0, double inv_h) {

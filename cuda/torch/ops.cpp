@@ -23,6 +23,8 @@
 #include <string>
 
 #include "../cpu/ops_internal.h"
+#include "neighbor_list_pipeline.h"
+#include "validated_inputs.h"
 
 namespace mlip {
 namespace {
@@ -254,6 +256,18 @@ TORCH_LIBRARY(mlip, m) {
       "_check_tp_conv_values(Tensor sender, Tensor receiver, Tensor cg_index, int n_nodes, int dim_in, int dim_sh, "
       "int dim_out, int n_paths) -> ()",
       &mlip::check_tp_values_by_reduction_op);
+  // testing knobs: the device path's once-per-input value check (true: answered from memory)
+  // and its memory (validated_inputs.h)
+  m.def(
+      "_check_tp_conv_values_once(Tensor sender, Tensor receiver, Tensor cg_index, int n_nodes, int dim_in, "
+      "int dim_sh, int dim_out, int n_paths) -> bool",
+      &mlip::check_tp_values_once_op);
+  m.def("_forget_validated_inputs() -> ()", &mlip::forget_validated);
+  // testing knob: the CUDA neighbour-list pipeline run by host loops on CPU tensors
+  m.def(
+      "_neighbor_list_pipeline(Tensor positions, Tensor cell, Tensor pbc, Tensor system_index, float cutoff) -> "
+      "(Tensor, Tensor)",
+      &mlip::neighbor_list_pipeline_host);
 }
 
 TORCH_LIBRARY_IMPL(mlip, CPU, m) {

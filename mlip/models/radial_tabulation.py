@@ -44,8 +44,9 @@ def _equivariant_models(module: nn.Module) -> List[nn.Module]:
 
 
 def _exact_radial(model: nn.Module, layer: nn.Module):
-    basis = copy.deepcopy(model.radial_basis).double()
-    radial = copy.deepcopy(layer.radial).double()
+    # float64 on the CPU whatever the model's device: the same table everywhere
+    basis = copy.deepcopy(model.radial_basis).double().cpu()
+    radial = copy.deepcopy(layer.radial).double().cpu()
     return lambda r: radial(basis(r))
 
 

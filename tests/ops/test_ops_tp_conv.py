@@ -2,15 +2,16 @@
 and double backward, float64 to ~1e-12 and float32 to ~1e-5, on random degrees, parities and
 channel counts, plus gradcheck/gradgradcheck and the edge cases (no edges, isolated atoms,
 unsorted receivers, channel counts that are not a multiple of the SIMD block)."""
-import random
-
 import pytest
 import torch
 
-from mlip.nn.native_tensor_product import NativeChannelwiseTensorProduct, cg_table
+from mlip.nn.native_tensor_product import cg_table
 from mlip.nn.tensor_product import ChannelwiseTensorProduct
-from mlip.o3 import tensor_product_paths
 from native_support import assert_close_scaled, devices, native_or_skip
+from tp_cases import all_orders as _all_orders
+from tp_cases import random_case as _random_case
+from tp_cases import tp_inputs as _inputs
+from tp_cases import tp_modules as _modules
 
 
 @pytest.fixture(autouse=True)
@@ -24,60 +25,6 @@ def cpu_loop_order(request):
     previous = torch.ops.mlip._set_tp_conv_cpu_variant(0 if request.param == "group_major" else 1)
     yield request.param
     torch.ops.mlip._set_tp_conv_cpu_variant(previous)
-
-
-def _random_case(seed):
-    rnd = random.Random(seed)
-    while True:
-        l_in, l_sh, l_out = rnd.randint(0, 3), rnd.randint(0, 3), rnd.randint(0, 3)
-        parity = rnd.random() < 0.7
-        if list(tensor_product_paths(l_in, l_sh, l_out, parity)):
-            break
-    channels = rnd.choice([1, 3, 8, 16, 17, 33])
-    n_nodes = rnd.randint(1, 9)
-    n_edges = rnd.randint(0, 40)
-    return l_in, l_sh, l_out, parity, channels, n_nodes, n_edges
-
-
-def _modules(l_in, l_sh, l_out, parity, dtype, device):
-    ref = ChannelwiseTensorProduct(l_in, l_sh, l_out, parity).to(device=device, dtype=dtype)
-    nat = NativeChannelwiseTensorProduct(l_in, l_sh, l_out, parity).to(device=device, dtype=dtype)
-    return ref, nat
-
-
-def _inputs(ref, channels, n_nodes, n_edges, dtype, device, seed, sort_receivers=True):
-    g = torch.Generator().manual_seed(seed)
-    d_in = (ref.l_max_in + 1) ** 2
-    x = torch.randn(n_nodes, channels, d_in, generator=g, dtype=torch.float64)
-    sh = torch.randn(n_edges, ref.d_sh, generator=g, dtype=torch.float64)
-    w = torch.randn(n_edges, ref.n_paths, channels, generator=g, dtype=torch.float64)
-    # leave node 0 isolated when there are several nodes
-    lo = 1 if n_nodes > 2 else 0
-    sender = torch.randint(lo, n_nodes, (n_edges,), generator=g)
-    receiver = torch.randint(lo, n_nodes, (n_edges,), generator=g)
-    if sort_receivers:
-        receiver = receiver.sort().values
-    grad_out = torch.randn(n_nodes, channels, ref.d_out, generator=g, dtype=torch.float64)
-    probes = [torch.randn(t.shape, generator=g, dtype=torch.float64) for t in (x, sh, w)]
-    cast = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
-    return (
-        [cast(t).requires_grad_(True) for t in (x, sh, w)],
-        sender.to(device),
-        receiver.to(device),
-        cast(grad_out).requires_grad_(True),
-        [cast(p) for p in probes],
-    )
-
-
-def _all_orders(module, inputs, sender, receiver, grad_out, probes, create_graph=False):
-    """(out, first derivatives (x, sh, w), second derivatives (x, sh, w, grad_out))."""
-    x, sh, w = inputs
-    out = module(x, sh, w, sender, receiver)
-    first = torch.autograd.grad(out, (x, sh, w), grad_out, create_graph=True)
-    scalar = sum((f * p).sum() for f, p in zip(first, probes))
-    second = torch.autograd.grad(scalar, (x, sh, w, grad_out), allow_unused=True, create_graph=create_graph)
-    second = [torch.zeros_like(t) if s is None else s for s, t in zip(second, (x, sh, w, grad_out))]
-    return out, first, second
 
 
 @pytest.mark.parametrize("device", devices())

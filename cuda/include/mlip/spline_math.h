@@ -20,7 +20,7 @@ template <typename T>
 MLIP_HD MLIP_INLINE void locate(T r, double r0, double inv_h, int64_t n, int64_t* i, T* t) {
   const double x = (static_cast<double>(r) - r0) * inv_h;
   double fl = floor(x);
-  if (fl < 0.0) fl = 0.0;
+  if (!(fl >= 0.0)) fl = 0.0;  // also NaN: never an index outside the table
   if (fl > static_cast<double>(n - 1)) fl = static_cast<double>(n - 1);
   *i = static_cast<int64_t>(fl);
   *t = static_cast<T>(x - fl);
