@@ -32,6 +32,7 @@ from md.cli_run import (_checkpoint_path, _device, _output_paths, _read_structur
 from md.config import MDConfig
 from md.drift import DriftReport
 from md.ensembles import make_integrator
+from md.npt import npt_settings
 from md.initial_state import initial_state
 from md.reporters import CheckpointReporter, ProgressReporter
 from md.stability import StabilityLimits
@@ -80,16 +81,13 @@ class BatchRunResult:
 
 def run_batch_from_config(config: MDConfig, forcefield) -> BatchRunResult:
     """Run the systems of ``config`` as one batch with ``forcefield`` (already checked)."""
-    if config.ensemble == "npt":
-        raise ConfigError("ensemble 'npt' does not support batched runs yet; run each structure with its own "
-                          "`mlip md` (one --structure, no --replicas)")
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)
     if config.seeds is None:
         config = dataclasses.replace(config, seeds=[s.seed for s in system_specs(config)])
     specs = system_specs(config)
     integrators = [make_integrator(config.ensemble, config.timestep_fs, s.temperature_K, config.friction_per_fs,
-                                   config.tau_fs, config.chain_length) for s in specs]
+                                   config.tau_fs, config.chain_length, **npt_settings(config)) for s in specs]
     limits = StabilityLimits(config.max_displacement_A, config.max_energy_change_eV_per_atom,
                              max_forces_std_eV_per_A=config.max_forces_std_eV_per_A)
     top = {name: os.path.join(config.output_dir, f"{name}.{ext}")

@@ -44,7 +44,7 @@ def test_mixed_dtypes_are_refused():
 class NoSplit:
     """An integrator without begin_step/finish_step (as one added later may be)."""
 
-    name, timestep_fs, shadow_applies = "npt", 5.0, False
+    name, timestep_fs, shadow_applies = "no-split", 5.0, False
 
     def init(self, state):
         return state
@@ -67,7 +67,7 @@ class NoSplit:
 
 def test_integrators_without_the_split_step_are_refused_but_still_run_alone():
     lj = argon_lj(6.0)
-    with pytest.raises(ConfigError, match="ensemble 'npt' does not support batched runs yet"):
+    with pytest.raises(ConfigError, match="ensemble .no-split. does not support batched runs yet"):
         md.run_batch(states(lj), lj, NoSplit(), 2)
     assert md.run(states(lj, 1)[0], lj, NoSplit(), 2).step == 2
 

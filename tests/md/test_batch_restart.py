@@ -94,3 +94,26 @@ def test_cli_batch_writes_per_system_outputs_and_restarts_identically(tmp_path, 
     torch.testing.assert_close(solo.state.positions, straight.states[2].positions, rtol=1e-12, atol=0.0)
     assert sorted(os.listdir(tmp_path / "solo")) == ["checkpoint.pt", "config.yaml", "drift.json", "energy.png",
                                                      "thermo.csv", "trajectory.extxyz"]  # the one-system layout
+
+
+def test_cli_batch_npt_runs_each_replica_like_its_solo_run(tmp_path, monkeypatch):
+    """`mlip md --ensemble npt --replicas 2`: each replica's cell moves and equals its solo run."""
+    import md.reporters.energy_plot
+    import yaml
+
+    monkeypatch.setattr(md.reporters.energy_plot, "plot_energies", lambda path, *args: open(path, "wb").close())
+    ase.io.write(tmp_path / "c.xyz", argon_crystal(2))
+    options = {"forcefield": {"lennard_jones": {"epsilon_eV": 0.0104, "sigma_A": 3.4, "cutoff_A": 6.5}},
+               "replicas": 2, "thermo_interval": 5, "trajectory_interval": 5, "checkpoint_interval": 10,
+               "progress": False, "pressure_GPa": 0.1, "barostat_tau_fs": 200.0}
+    batch = run_from_args(structure_path=[str(tmp_path / "c.xyz")], ensemble="npt", temperature_K=[40.0, 80.0],
+                          timestep_fs=5.0, steps=N, output_dir=str(tmp_path / "batch"), seed=3, options=options)
+    start_volume = argon_crystal(2).get_volume()
+    for k, state in enumerate(batch.states):
+        own = tmp_path / "batch" / f"system_{k:03d}" / "config.yaml"
+        assert yaml.safe_load(own.read_text())["ensemble"] == "npt"
+        volume = abs(float(torch.linalg.det(state.system.cell[0])))
+        assert abs(volume - start_volume) > 1e-6 * start_volume  # the barostat moved the cell
+        solo = run_from_args(config_path=str(own), output_dir=str(tmp_path / f"solo{k}"))
+        torch.testing.assert_close(solo.state.system.cell, state.system.cell, rtol=1e-12, atol=0.0)
+        torch.testing.assert_close(solo.state.positions, state.positions, rtol=1e-12, atol=0.0)
