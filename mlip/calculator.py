@@ -47,6 +47,9 @@ class MLIPCalculator(Calculator):
         backend: model kernels, "auto", "native" or "reference" (:mod:`mlip.backends`). A path
             or shipped name is loaded with it ("auto" when None); a Potential object is switched
             to it in place, or kept as it is when None.
+        fidelity: the level of theory a multi-fidelity potential evaluates, e.g. "b3lyp"
+            (default: its highest, or the one it was set to); a Potential object is switched in
+            place. An unknown name raises UnknownFidelityError listing the known ones.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "charges"]
@@ -58,6 +61,7 @@ class MLIPCalculator(Calculator):
         dtype: Optional[torch.dtype] = None,
         neighbor_backend: str = "auto",
         backend: Optional[str] = None,
+        fidelity: Optional[str] = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,8 +69,10 @@ class MLIPCalculator(Calculator):
             pot = potential_or_path.to(device=device, dtype=dtype or potential_or_path.dtype)
             if backend is not None:
                 pot.set_backend(backend)
+            if fidelity is not None:
+                pot.set_fidelity(fidelity)
         else:
-            pot = load_potential(potential_or_path, device=device, dtype=dtype, backend=backend or "auto")
+            pot = load_potential(potential_or_path, device=device, dtype=dtype, backend=backend or "auto", fidelity=fidelity)
         self.potential = pot.eval()
         self.neighbor_backend = resolve_neighbor_backend(neighbor_backend)
         #: the total charge (e) of the last calculation (ASE does not track ``atoms.info``)

@@ -2,9 +2,10 @@
 
     mlip train CONFIG.yaml [--resume]
     mlip eval POTENTIAL DATA [--index I] [--energy-key K --forces-key K --stress-key K --energy-unit U] [--plot PNG]
+              [--fidelity NAME | --fidelity-keys NAME=ENERGY_KEY,FORCES_KEY ...]   (multi-fidelity potentials)
     mlip md --potential P --structure FILE [--ensemble nve|langevin|bussi|nose-hoover] ... (see mlip md -h)
     mlip analyze RUN_DIR [--rmax-A R] [--bins N] [--output DIR]   g(r), MSD, diffusion, VDOS, density of an md run
-    mlip export POTENTIAL --lammps OUT
+    mlip export POTENTIAL --lammps OUT [--fidelity NAME]
     mlip list                      shipped potentials
 
 Errors the user can fix are printed as one line ``mlip: error: ...`` with exit status 2.
@@ -28,6 +29,8 @@ def _train(args) -> int:
         for key, short in (("valid_energy_mae_meV/atom", "E MAE meV/atom"), ("valid_forces_mae_meV/A", "F MAE meV/Å")):
             if key in row:
                 cols.append(f"{short} {row[key]:.3g}")
+        # property targets (training.properties): their values, units in the names
+        cols += [f"{k[5:]} {v:.5g}" for k, v in row.items() if k.startswith("prop_") and not k.endswith("_loss") and "_mode" not in k]
         print("  ".join(cols), flush=True)
 
     best = train(cfg, resume=args.resume, progress=show if cfg.training.progress else None)
@@ -40,26 +43,40 @@ def _eval(args) -> int:
 
     from mlip.data import DataKeys, build_graphs, read_frames
     from mlip.potential import load_potential
-    from mlip.train.metrics import evaluate
     from mlip.train.parity_plot import write_parity_plot
 
-    pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None, backend=args.backend)
-    keys = DataKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key, energy_unit=args.energy_unit)
-    frames = read_frames(args.data, keys, index=args.index)
+    pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None, backend=args.backend,
+                         fidelity=args.fidelity)
+    if args.fidelity_keys:  # multi-fidelity: each fidelity scored on its own labels
+        from mlip.train.fidelity_metrics import read_fidelity_frames
+
+        frames = read_fidelity_frames(args.data, args.index, args.fidelity_keys, args.energy_unit, pot.fidelities)
+    else:
+        keys = DataKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key, energy_unit=args.energy_unit)
+        frames = read_frames(args.data, keys, index=args.index)
     from mlip.data import check_frame
+    from mlip.train.fidelity_metrics import evaluate_by_fidelity
 
     for f in frames:
         check_frame(f, pot.atomic_numbers)
-    m = evaluate(pot, build_graphs(frames, pot.cutoff), args.batch_size, keep_values=True)
-    values = m.pop("_values")
+    results = evaluate_by_fidelity(pot, build_graphs(frames, pot.cutoff), args.batch_size, keep_values=True)
     where = args.data if args.index == ":" else f"{args.data} [{args.index}]"
-    print(f"{where}: {len(frames)} frames, potential {args.potential}")
-    print(f"{'quantity':<10}{'MAE':>12}{'RMSE':>12}  unit")
-    for q, unit in (("energy", "meV/atom"), ("forces", "meV/A"), ("stress", "meV/A3")):
-        if f"{q}_mae_{unit}" in m:
-            print(f"{q:<10}{m[f'{q}_mae_{unit}']:>12.4g}{m[f'{q}_rmse_{unit}']:>12.4g}  {unit.replace('A', 'Å')}")
-    if args.plot:
-        print(f"parity plot: {write_parity_plot(values, args.plot, title=str(args.data))}")
+    structures = len({f.source for f in frames})
+    counted = f"{len(frames)} frames" if structures == len(frames) else f"{structures} structures, {len(frames)} labelled frames"
+    print(f"{where}: {counted}, potential {args.potential}")
+    for fidelity, m in results.items():
+        values = m.pop("_values")
+        label = fidelity or pot.fidelity
+        if label is not None:
+            print(f"fidelity {label}:")
+        print(f"{'quantity':<10}{'MAE':>12}{'RMSE':>12}  unit")
+        for q, unit in (("energy", "meV/atom"), ("forces", "meV/A"), ("stress", "meV/A3")):
+            if f"{q}_mae_{unit}" in m:
+                print(f"{q:<10}{m[f'{q}_mae_{unit}']:>12.4g}{m[f'{q}_rmse_{unit}']:>12.4g}  {unit.replace('A', 'Å')}")
+        if args.plot:
+            plot = args.plot if len(results) == 1 else args.plot.replace(".png", f"_{fidelity}.png")
+            title = str(args.data) + (f" ({label})" if label else "")
+            print(f"parity plot: {write_parity_plot(values, plot, title=title)}")
     return 0
 
 
@@ -82,9 +99,10 @@ def _export(args) -> int:
     from mlip.potential import load_potential
 
     pot = load_potential(args.potential, backend=args.backend)
-    out = export_lammps(pot, args.lammps)
+    out = export_lammps(pot, args.lammps, fidelity=args.fidelity)
     needs = "needs the op library in LAMMPS (pair_style mlip ... ops PATH)" if pot.backend == "native" else "plain libtorch, no op library needed"
-    print(f"LAMMPS model written: {out} ({pot.backend} kernels: {needs})")
+    at = f"; fidelity {args.fidelity or pot.fidelity} of {list(pot.fidelities)}" if pot.fidelities else ""
+    print(f"LAMMPS model written: {out} ({pot.backend} kernels: {needs}{at})")
     return 0
 
 
@@ -127,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--float64", action="store_true", help="evaluate in float64")
     e.add_argument("--plot", default=None, help="write a parity plot PNG here")
     e.add_argument("--backend", default="auto", choices=("auto", "native", "reference"), help="model kernels (default auto)")
+    e.add_argument("--fidelity", default=None, help="multi-fidelity potentials: the level of theory the keys' labels "
+                                                    "are at (default: the potential's highest)")
+    e.add_argument("--fidelity-keys", action="append", default=None, metavar="NAME=ENERGY_KEY,FORCES_KEY",
+                   help="multi-fidelity potentials: score fidelity NAME on these label keys (repeat per fidelity; "
+                        "'-' for none); prints one table per fidelity")
     e.set_defaults(func=_eval)
     _add_md_command(sub, "md", "md.cli_run", _md, "run molecular dynamics with a potential")
     _add_md_command(sub, "analyze", "md.analysis.cli", _analyze,
@@ -137,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--backend", default="reference", choices=("auto", "native", "reference"),
                    help="kernels baked into the exported model: reference (default; plain libtorch) or native "
                         "(faster; LAMMPS must load the op library)")
+    x.add_argument("--fidelity", default=None, help="multi-fidelity potentials: the level of theory baked into the file "
+                                                    "(default: the highest)")
     x.set_defaults(func=_export)
     ls = sub.add_parser("list", help="list shipped potentials")
     ls.set_defaults(func=_list)

@@ -26,6 +26,11 @@ class ConfigError(MLIPError, ValueError):
     """A configuration has an unknown key, a wrong type, or an invalid value."""
 
 
+class UnknownFidelityError(ConfigError):
+    """A fidelity (level of theory) the potential was not trained on, or one given to a
+    single-fidelity potential; the message lists the fidelities it knows."""
+
+
 class DataError(MLIPError, ValueError):
     """A dataset file is malformed or lacks labels the job needs."""
 

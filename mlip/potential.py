@@ -6,7 +6,8 @@ File format (a ``torch.save`` dict, read back with ``weights_only=True``, i.e. n
      "metadata": {"mlip_version", "elements", "atomic_numbers", "cutoff_A", "dtype", "units",
                   "created_utc", "config": ModelConfig.to_dict(), "info": {...},
                   "baselines": [resolved spec of each torch baseline term, in term order],
-                  "external_baseline": {"kind": "ase", ...} or None},
+                  "external_baseline": {"kind": "ase", ...} or None,
+                  "fidelities": [lowest, ..., highest] or [], "fidelity": the one evaluated or None},
      "state_dict": {name: tensor}}
 
 A potential is a sum of energy terms: ``model.terms[0]`` is the learned network, the others
@@ -29,12 +30,12 @@ from torch import nn
 from mlip.atomic_io import atomic_open
 from mlip.backends import resolve_model_backend
 from mlip.errors import ConfigError, PotentialFileError
-from mlip.models.committee import CommitteeMean
+from mlip.models.committee import CommitteeMean, member_spread
 from mlip.models.config import ModelConfig
-from mlip.models.equivariant import EquivariantModel
 from mlip.models.force_model import ForceModel
+from mlip.models.multi_fidelity import learned_term_for, select_fidelity, selected_fidelity
+from mlip.models.network import new_network
 from mlip.nn.interaction import InteractionBlock
-from mlip.physics.charges import INITIAL_CHARGE_SCALE
 from mlip.types import Edges, Prediction, System
 
 FORMAT_NAME = "mlip-potential"
@@ -95,6 +96,21 @@ class Potential(nn.Module):
         return q / len(members)
 
     @property
+    def fidelities(self) -> tuple:
+        """Levels of theory, lowest first; () for one (:mod:`mlip.models.multi_fidelity`)."""
+        return tuple(self.config.fidelities)
+
+    @property
+    def fidelity(self) -> Optional[str]:
+        """The fidelity this potential evaluates (None for a single-fidelity potential)."""
+        return selected_fidelity(self.model.terms[0])
+
+    def set_fidelity(self, name: Optional[str]) -> "Potential":
+        """Evaluate fidelity ``name`` (None: the highest) in place, like ``.to()``; returns self."""
+        select_fidelity(self.model.terms[0], name)
+        return self
+
+    @property
     def elements(self):
         return self.config.elements
 
@@ -129,17 +145,8 @@ class Potential(nn.Module):
         system, edges = _cast(system, self.dtype, self.device), _edges_to(edges, self.device)
         learned = self.model.terms[0]
         if not isinstance(learned, CommitteeMean):
-            n_sys = system.cell.shape[0]
-            return system.positions.new_zeros(n_sys), system.positions.new_zeros(system.positions.shape[0])
-        others = [] if self.residual_only else list(self.model.terms)[1:]
-        energies, forces = [], []
-        for member in learned.members:
-            p = ForceModel([member] + others)(system, edges, True, False, False)
-            energies.append(p.energy)
-            forces.append(p.forces)
-        e = torch.stack(energies)
-        f = torch.stack(forces)
-        return e.std(dim=0, unbiased=False), f.var(dim=0, unbiased=False).sum(dim=1).sqrt()
+            return system.positions.new_zeros(system.cell.shape[0]), system.positions.new_zeros(system.positions.shape[0])
+        return member_spread(learned, [] if self.residual_only else list(self.model.terms)[1:], system, edges)
 
     def set_backend(self, backend: str = "auto") -> "Potential":
         """Choose the kernels that evaluate this potential, in place (like ``.to()``), and
@@ -163,6 +170,7 @@ class Potential(nn.Module):
         extra = f", committee_size={self.committee_size}" if self.committee_size > 1 else ""
         base = [s.get("kind", "?") for s in self.baseline_specs] + ([self.external.spec.get("kind", "ase")] if self.external else [])
         extra += f", baselines={base}" if base else ""
+        extra += f", fidelity={self.fidelity!r} of {list(self.fidelities)}" if self.fidelities else ""
         return (
             f"Potential(elements={list(self.elements)}, cutoff_A={self.cutoff:g}, dtype={str(self.dtype).replace('torch.', '')}, "
             f"device={self.device}, backend={self.backend!r}{extra})"
@@ -177,7 +185,7 @@ class Potential(nn.Module):
         return next(self.parameters()).device
 
     def forward(self, system: System, edges: Edges, compute_stress: bool = False, create_graph: bool = False,
-                compute_spread: bool = False) -> Prediction:
+                compute_spread: bool = False, fidelity=None) -> Prediction:
         """Energy (eV), forces (eV/Å) and optionally stress (eV/Å³) of a batched system:
         the sum of all torch terms plus the external baseline (if any), or, while training on
         the residual (``residual_only``), the learned term alone.
@@ -185,37 +193,26 @@ class Potential(nn.Module):
         ``compute_spread=True`` on a committee also fills ``energy_std`` (n_systems,) eV and
         ``forces_std`` (n_atoms,) eV/Å (see :meth:`committee_spread`; it costs one more
         forward and backward pass per member, so it is off by default). Energy and forces stay
-        the mean's, bit for bit. A single model leaves both None."""
+        the mean's, bit for bit. A single model leaves both None.
+        ``fidelity``: per-system fidelity names (None: :attr:`fidelity`) for mixed batches."""
         dt, dev = self.dtype, self.device
         if system.positions.dtype != dt or system.positions.device != dev:
             system = _cast(system, dt, dev)
             edges = _edges_to(edges, dev)
+        learned = learned_term_for(self.model.terms[0], fidelity, system)
         if self.residual_only:
-            pred = ForceModel([self.model.terms[0]])(system, edges, True, compute_stress, create_graph)
+            pred = ForceModel([learned])(system, edges, True, compute_stress, create_graph)
         else:
-            pred = self.model(system, edges, True, compute_stress, create_graph)
+            model = self.model if learned is self.model.terms[0] else ForceModel([learned] + list(self.model.terms)[1:])
+            pred = model(system, edges, True, compute_stress, create_graph)
             if self.external is not None:
-                pred = self._add_external(system, pred, compute_stress)
+                pred = self.external.add_to(system, pred, compute_stress)
         if self.return_charges and self.has_charges:
             pred = pred._replace(charges=self.charges(system, edges))
         if compute_spread and self.committee_size > 1:
             energy_std, forces_std = self.committee_spread(system, edges)
             pred = pred._replace(energy_std=energy_std, forces_std=forces_std)
         return pred
-
-    def _add_external(self, system: System, pred: Prediction, compute_stress: bool) -> Prediction:
-        """Add the ASE baseline's energy, forces, stress (its energy shared evenly per atom)."""
-        e, f, s = self.external.evaluate(system, compute_stress)
-        like = pred.energy
-        e, f = e.to(like.device, like.dtype), f.to(like.device, like.dtype)
-        counts = torch.bincount(system.system_index, minlength=e.shape[0]).to(like.dtype)
-        atomic = pred.atomic_energies
-        if atomic is not None:
-            atomic = atomic + (e / counts)[system.system_index]
-        stress = pred.stress
-        if stress is not None and s is not None:
-            stress = stress + s.to(like.device, like.dtype)
-        return Prediction(pred.energy + e, pred.forces + f, stress, atomic)
 
     def metadata(self) -> Dict[str, Any]:
         """The metadata block written to files (JSON-serialisable)."""
@@ -234,6 +231,8 @@ class Potential(nn.Module):
             "info": dict(self.info),
             "baselines": [dict(s) for s in self.baseline_specs],
             "external_baseline": None if self.external is None else dict(self.external.spec),
+            "fidelities": list(self.fidelities),
+            "fidelity": self.fidelity,
         }
 
     def save(self, path: Union[str, os.PathLike]) -> Path:
@@ -282,18 +281,7 @@ def build_potential(
     if committee_size < 1:
         raise PotentialFileError(f"committee_size must be >= 1, got {committee_size}")
     kernels = resolve_model_backend(backend)
-    learned = EquivariantModel(config, kernels) if committee_size == 1 else CommitteeMean([EquivariantModel(config, kernels) for _ in range(committee_size)])
-    gen = torch.Generator().manual_seed(int(seed))
-    with torch.no_grad():
-        for name, p in learned.named_parameters():
-            if name.endswith("readout.scale"):
-                p.fill_(1.0)
-            elif name.endswith("readout.shift") or name.endswith("charge_head.shift"):
-                p.fill_(0.0)
-            elif name.endswith("charge_head.scale"):
-                p.fill_(INITIAL_CHARGE_SCALE)
-            else:
-                p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
+    learned = new_network(config, kernels, committee_size, seed)
     terms, specs, external = [], [], None
     if baselines:
         from mlip.baselines.registry import build_baselines
@@ -306,14 +294,9 @@ def build_potential(
 
 
 def _cast(system: System, dtype: torch.dtype, device: torch.device) -> System:
-    return System(
-        system.positions.to(device, dtype),
-        system.atomic_numbers.to(device),
-        system.cell.to(device, dtype),
-        system.pbc.to(device),
-        system.system_index.to(device),
-        None if system.total_charge is None else system.total_charge.to(device, dtype),
-    )
+    q = system.total_charge
+    return System(system.positions.to(device, dtype), system.atomic_numbers.to(device), system.cell.to(device, dtype),
+                  system.pbc.to(device), system.system_index.to(device), None if q is None else q.to(device, dtype))
 
 
 def _edges_to(edges: Edges, device: torch.device) -> Edges:
@@ -329,6 +312,7 @@ def load_potential(
     device: Union[str, torch.device] = "cpu",
     dtype: Optional[torch.dtype] = None,
     backend: str = "auto",
+    fidelity: Optional[str] = None,
 ) -> Potential:
     """Load a potential file (or a shipped potential by name) with full metadata checks.
 
@@ -339,6 +323,7 @@ def load_potential(
         backend: kernels that evaluate it: "auto" (native when the op library is loaded,
             else reference), "native" or "reference" (:mod:`mlip.backends`). The file does
             not fix it: a potential trained on native kernels runs on the reference and back.
+        fidelity: the fidelity to evaluate (default: the saved one, normally the highest).
 
     Raises:
         PotentialFileError: missing, corrupted, foreign, or inconsistent file.
@@ -408,5 +393,8 @@ def load_potential(
             raise _fail(p, f"weight {k} has shape {tuple(v.shape)}, config implies {tuple(expected[k].shape)}")
         if v.is_floating_point() and v.dtype != saved_dtype:
             raise _fail(p, f"weight {k} is {v.dtype} but metadata says {meta['dtype']}")
+    if list(meta.get("fidelities", config.fidelities)) != list(config.fidelities):
+        raise _fail(p, f"metadata fidelities {meta['fidelities']} disagree with the config's {list(config.fidelities)}")
     pot.load_state_dict(state)
+    pot.set_fidelity(fidelity if fidelity is not None else meta.get("fidelity"))
     return pot.to(device=device, dtype=dtype or saved_dtype).set_backend(backend)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from mlip.errors import BackendUnavailableError, ConfigError
-from mlip.types import System
+from mlip.types import Prediction, System
 
 #: Named presets: module, class, keyword arguments, how to install.
 PRESETS: Dict[str, Tuple[str, str, Dict[str, Any], str]] = {
@@ -143,3 +143,18 @@ class ExternalBaseline:
             stresses.append(np.zeros((3, 3)) if s is None else s)
         stress = torch.tensor(np.stack(stresses)) if compute_stress else None
         return torch.tensor(energies, dtype=torch.float64), torch.tensor(np.concatenate(forces)), stress
+
+    def add_to(self, system: System, pred: Prediction, compute_stress: bool) -> Prediction:
+        """``pred`` plus this baseline's energy (eV, shared evenly among each system's atoms in
+        ``atomic_energies``), forces (eV/Å) and stress (eV/Å³)."""
+        e, f, s = self.evaluate(system, compute_stress)
+        like = pred.energy
+        e, f = e.to(like.device, like.dtype), f.to(like.device, like.dtype)
+        counts = torch.bincount(system.system_index, minlength=e.shape[0]).to(like.dtype)
+        atomic = pred.atomic_energies
+        if atomic is not None:
+            atomic = atomic + (e / counts)[system.system_index]
+        stress = pred.stress
+        if stress is not None and s is not None:
+            stress = stress + s.to(like.device, like.dtype)
+        return Prediction(pred.energy + e, pred.forces + f, stress, atomic)

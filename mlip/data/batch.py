@@ -1,7 +1,7 @@
 """Graphs (frames with cached neighbour lists) and their collation into training batches."""
 from __future__ import annotations
 
-from typing import Iterator, List, NamedTuple, Optional, Sequence
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ class Batch(NamedTuple):
     ``energy_mask``/``stress_mask`` are per system, ``forces_mask`` per atom; masked-out
     labels are zero-filled and contribute nothing to the loss. ``charges_mask`` is per atom,
     ``dipole_mask`` per system (reference partial charges in e, dipoles in e·Å).
+    ``fidelity``: per-system fidelity names (multi-fidelity data), or None when no frame has one.
     """
 
     system: System
@@ -34,6 +35,7 @@ class Batch(NamedTuple):
     charges_mask: Optional[Tensor] = None
     dipole: Optional[Tensor] = None
     dipole_mask: Optional[Tensor] = None
+    fidelity: Optional[Tuple[Optional[str], ...]] = None
 
 
 class Graph(NamedTuple):
@@ -89,8 +91,9 @@ def collate(graphs: Sequence[Graph], dtype: torch.dtype, device="cpu") -> Batch:
     charges_mask = t(np.repeat([f.charges is not None for f in frames], counts), torch.bool)
     dipole = t(np.stack([f.dipole if f.dipole is not None else np.zeros(3) for f in frames]))
     dipole_mask = t([f.dipole is not None for f in frames], torch.bool)
+    fidelity = tuple(f.fidelity for f in frames) if any(f.fidelity is not None for f in frames) else None
     return Batch(system, edges, energy, energy_mask, forces, forces_mask, stress, stress_mask, weight, t(counts, torch.int64),
-                 charges, charges_mask, dipole, dipole_mask)
+                 charges, charges_mask, dipole, dipole_mask, fidelity)
 
 
 def batch_groups(

@@ -42,6 +42,8 @@ class DataKeys:
         baseline_energy, baseline_forces, baseline_stress: keys of precomputed labels of the
             potential's external (ASE) baseline, e.g. GFN2-xTB ones stored with the data (same
             units as the targets); None: the baseline is computed and cached.
+        fidelity: ``atoms.info`` key naming each frame's fidelity (level of theory) for
+            multi-fidelity training (``data.fidelities``, :mod:`mlip.data.fidelities`); None.
     """
 
     energy: Optional[str] = "energy"
@@ -57,6 +59,7 @@ class DataKeys:
     baseline_energy: Optional[str] = None
     baseline_forces: Optional[str] = None
     baseline_stress: Optional[str] = None
+    fidelity: Optional[str] = None
 
     def __post_init__(self):
         if self.energy_unit not in ENERGY_UNITS_IN_EV:
@@ -81,6 +84,7 @@ class Frame:
 
     ``source`` is "file:index" for error messages; unlabelled quantities are None.
     ``baseline_*`` are precomputed labels of an external baseline (see DataKeys), or None.
+    ``fidelity`` names the level of theory of the labels (multi-fidelity data), or None.
     """
 
     numbers: np.ndarray
@@ -99,6 +103,7 @@ class Frame:
     baseline_energy: Optional[float] = None
     baseline_forces: Optional[np.ndarray] = None
     baseline_stress: Optional[np.ndarray] = None
+    fidelity: Optional[str] = None
 
     @property
     def n_atoms(self) -> int:
@@ -241,13 +246,8 @@ def check_frame(frame: Frame, known_atomic_numbers: Optional[Sequence[int]] = No
             raise DataError(f"{where}: atoms {int(i[0])} and {int(j[0])} are {float(d[0]):.3g} Å apart (duplicate atoms)")
 
 
-def read_frames(path: str, keys: DataKeys = DataKeys(), index: str = ":") -> List[Frame]:
-    """Read labelled frames from an ASE-readable file (extxyz, ASE db, traj, ...).
-
-    Raises:
-        DataError: missing or malformed file (with the parser's message), or a bad frame
-            (named as ``path:index``).
-    """
+def read_images(path: str, index: str = ":") -> list:
+    """The ``ase.Atoms`` of an ASE-readable file (DataError for a missing, unreadable or empty file)."""
     import ase.io
 
     if not os.path.exists(path):
@@ -260,4 +260,14 @@ def read_frames(path: str, keys: DataKeys = DataKeys(), index: str = ":") -> Lis
         images = [images]
     if not images:
         raise DataError(f"{path}: contains no frames")
-    return [frame_from_atoms(a, keys, f"{path}:{k}") for k, a in enumerate(images)]
+    return images
+
+
+def read_frames(path: str, keys: DataKeys = DataKeys(), index: str = ":") -> List[Frame]:
+    """Read labelled frames from an ASE-readable file (extxyz, ASE db, traj, ...).
+
+    Raises:
+        DataError: missing or malformed file (with the parser's message), or a bad frame
+            (named as ``path:index``).
+    """
+    return [frame_from_atoms(a, keys, f"{path}:{k}") for k, a in enumerate(read_images(path, index))]

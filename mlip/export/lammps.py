@@ -21,7 +21,8 @@ Metadata travels inside the file as the extra file ``mlip_lammps.json``::
     {"format": "mlip-lammps", "format_version": 2, "elements": [...], "atomic_numbers": [...],
      "masses_amu": [...], "cutoff_A": 5.0, "network_cutoff_A": 5.0, "n_layers": 3,
      "receptive_field_A": 15.0, "long_range": "none" | "coulomb", "baselines": [...],
-     "dtype": "float64", "lammps_units": "metal", "units": {...}, "mlip_version": ..., ...}
+     "dtype": "float64", "lammps_units": "metal", "units": {...}, "mlip_version": ..., ...,
+     "fidelities": [...], "fidelity": the level of theory computed (multi-fidelity) or null}
 """
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ def export_lammps(
     dtype: Optional[torch.dtype] = None,
     check: bool = True,
     backend: str = "reference",
+    fidelity: Optional[str] = None,
 ) -> Path:
     """Write ``potential`` as a TorchScript file for LAMMPS's ``pair_style mlip``.
 
@@ -82,6 +84,9 @@ def export_lammps(
             "reference" (default: plain libtorch, any LAMMPS build), "native" (the fused ops:
             faster, LAMMPS must load the op library, ``pair_style mlip ... ops PATH``), or
             "auto" (native when the op library is loaded here).
+        fidelity: the level of theory of a multi-fidelity potential baked into the file
+            (default: the one it evaluates, normally the highest); the metadata records it
+            (``fidelity``, ``fidelities``). Unknown names raise UnknownFidelityError.
 
     Returns:
         The written path.
@@ -104,9 +109,10 @@ def export_lammps(
     """
     kernels = resolve_model_backend(backend)
     if not isinstance(potential, Potential):
-        potential = load_potential(potential, backend=kernels)
-    elif potential.backend != kernels:
+        potential = load_potential(potential, backend=kernels, fidelity=fidelity)
+    elif potential.backend != kernels or (fidelity is not None and fidelity != potential.fidelity):
         potential = copy.deepcopy(potential).set_backend(kernels)  # the caller's object stays as it is
+        potential.set_fidelity(fidelity if fidelity is not None else potential.fidelity)
     dtype = dtype or potential.dtype
     if dtype not in (torch.float32, torch.float64):
         raise ExportError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -169,6 +175,8 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
         "native_ops": potential.backend == "native",
         "config": meta["config"],
         "info": meta.get("info", {}),
+        "fidelities": list(potential.fidelities),  # multi-fidelity: the one level of theory the file computes
+        "fidelity": potential.fidelity,
     }
 
 

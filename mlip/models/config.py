@@ -38,6 +38,11 @@ class ModelConfig:
             for periodic ones; see :mod:`mlip.physics.coulomb`).
         coulomb_tolerance: relative accuracy of the Ewald sums (0 < tol < 1).
         coulomb_real_space_cutoff: Ewald real-space cutoff, Å (raised to ``cutoff`` if smaller).
+        fidelities: names of the levels of theory of a multi-fidelity model, lowest first
+            (e.g. ``("xtb", "b3lyp")``); the last is the default at inference. Empty: one
+            fidelity (see :mod:`mlip.models.multi_fidelity`).
+        fidelity_coupling: "rho_delta" (f_k = ρ_k[Z]·f_{k−1} + δ_k, ρ learned per element,
+            initialised 1) or "heads" (independent per-fidelity readouts on the shared trunk).
     """
 
     elements: Tuple[str, ...]
@@ -55,6 +60,8 @@ class ModelConfig:
     long_range: str = "none"
     coulomb_tolerance: float = 1e-6
     coulomb_real_space_cutoff: float = 10.0
+    fidelities: Tuple[str, ...] = ()
+    fidelity_coupling: str = "rho_delta"
 
     def __post_init__(self):
         from ase.data import atomic_numbers as _z
@@ -92,6 +99,14 @@ class ModelConfig:
             raise ConfigError(f"parity: expected true or false, got {self.parity!r}")
         if self.long_range not in ("none", "coulomb"):
             raise ConfigError(f"long_range: must be 'none' or 'coulomb', got {self.long_range!r}")
+        from mlip.models.fidelity_names import check_fidelity_names
+
+        object.__setattr__(self, "fidelities", check_fidelity_names(self.fidelities, "fidelities"))
+        if self.fidelity_coupling not in ("rho_delta", "heads"):
+            raise ConfigError(f"fidelity_coupling: must be 'rho_delta' or 'heads', got {self.fidelity_coupling!r}")
+        if self.fidelities and self.long_range != "none":
+            raise ConfigError("fidelities: multi-fidelity models with long_range='coulomb' are not supported; "
+                              "use long_range: none or one fidelity")
 
     @property
     def atomic_numbers(self) -> Tuple[int, ...]:
@@ -104,6 +119,7 @@ class ModelConfig:
         """Plain JSON/YAML-serialisable dict."""
         d = dataclasses.asdict(self)
         d["elements"] = list(self.elements)
+        d["fidelities"] = list(self.fidelities)
         return d
 
     @classmethod

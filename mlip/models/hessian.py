@@ -10,7 +10,7 @@ from mlip.neighbor_list import neighbor_list
 from mlip.types import System
 
 
-def hessian(potential, system: System, total_charge: Optional[float] = None) -> Tensor:
+def hessian(potential, system: System, total_charge: Optional[float] = None, create_graph: bool = False) -> Tensor:
     """(3 n_atoms, 3 n_atoms) Hessian of the total energy, eV/Å², for a small system.
 
     The neighbour list is built once at ``system``; row k is −∂F_k/∂r. Cost: 3 n_atoms
@@ -23,6 +23,8 @@ def hessian(potential, system: System, total_charge: Optional[float] = None) -> 
             Hessian of the same energy the calculator and md report.
         total_charge: total charge in e, overriding ``system.total_charge`` (None: keep it;
             a system without a stated total charge is neutral).
+        create_graph: keep the graph, so the Hessian is differentiable with respect to the
+            weights (property targets in training); default False returns it detached.
     """
     dtype = potential.dtype
     pos = system.positions.detach().to(dtype).clone().requires_grad_(True)
@@ -36,6 +38,7 @@ def hessian(potential, system: System, total_charge: Optional[float] = None) -> 
     forces = potential(sys, edges, compute_stress=False, create_graph=True).forces.reshape(-1)
     rows = []
     for k in range(forces.numel()):
-        (g,) = torch.autograd.grad(forces[k], pos, retain_graph=True)
+        (g,) = torch.autograd.grad(forces[k], pos, retain_graph=True, create_graph=create_graph)
         rows.append(-g.reshape(-1))
-    return torch.stack(rows).detach()
+    h = torch.stack(rows)
+    return h if create_graph else h.detach()

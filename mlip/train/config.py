@@ -56,6 +56,9 @@ class DataConfig:
     split_seed: int = 0
     n_train: Optional[int] = None  # use only the first n_train of the shuffled training frames
     keys: Dict[str, Any] = field(default_factory=dict)
+    # multi-fidelity data: {name: {label keys, loss_weight, n_train, ...}}, lowest first (mlip.data.fidelities)
+    fidelities: Optional[Dict[str, Any]] = None
+    balance_fidelities: bool = True  # repeat scarcer fidelities' frames so each fidelity fills an equal share of an epoch
 
     def __post_init__(self):
         if not self.train:
@@ -89,6 +92,7 @@ class TrainingConfig:
     init_from: Optional[str] = None
     freeze: Tuple[str, ...] = ()
     progress: bool = True
+    properties: List[Dict[str, Any]] = field(default_factory=list)  # property targets (mlip.train.properties)
 
     def __post_init__(self):
         object.__setattr__(self, "freeze", tuple(self.freeze or ()))
@@ -106,6 +110,14 @@ class TrainingConfig:
             raise ConfigError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
         if float(self.lr) <= 0:
             raise ConfigError(f"training.lr must be > 0, got {self.lr}")
+        self.property_targets  # validate early: kinds, units, values, structure files
+
+    @property
+    def property_targets(self):
+        """The parsed ``properties`` list (:func:`mlip.train.properties.parse_property_targets`)."""
+        from mlip.train.properties import parse_property_targets
+
+        return parse_property_targets(self.properties)
 
     @property
     def loss_config(self) -> LossConfig:

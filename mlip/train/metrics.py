@@ -19,7 +19,7 @@ def evaluate(potential, graphs: Sequence[Graph], batch_size: int = 8, keep_value
     dtype = potential.dtype
     for batch in iterate_batches(graphs, batch_size, dtype, shuffle=False, device=potential.device):
         need_stress = bool(batch.stress_mask.any())
-        pred = potential(batch.system, batch.edges, compute_stress=need_stress)
+        pred = potential(batch.system, batch.edges, compute_stress=need_stress, fidelity=batch.fidelity)
         n = batch.n_atoms.to(dtype)
         m = batch.energy_mask
         if bool(m.any()):

@@ -6,7 +6,8 @@ Output directory layout::
     out/metrics.csv          per-epoch metrics (single model) or out/member_k/metrics.csv
     out/checkpoint.pt        resumable state (or out/member_k/checkpoint.pt)
     out/config.yaml          the resolved configuration
-    out/test_metrics.json    errors of best.pt on the test split
+    out/test_metrics.json    errors of best.pt on the test split (multi-fidelity: also per
+                             fidelity, e.g. "b3lyp_forces_mae_meV/A")
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import yaml
 from mlip.potential import Potential, build_potential, load_potential
 from mlip.train.checkpoint import atomic_write_bytes
 from mlip.train.config import TrainConfig
-from mlip.train.metrics import evaluate
+from mlip.train.fidelity_metrics import evaluate_with_fidelities, fidelity_frame_counts
 from mlip.train.setup import DTYPES, initial_potential, prepare_data
 from mlip.train.trainer import BEST, CHECKPOINT, Trainer
 
@@ -53,8 +54,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Optional[Callable[[D
         committee.save(best)
     final = load_potential(best)
     report = {"n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test)}
+    report.update(fidelity_frame_counts(data.train, data.valid, data.test))  # multi-fidelity: distinct frames per fidelity
     if data.test:
-        report.update(evaluate(final, data.test, cfg.training.batch_size))
+        report.update(evaluate_with_fidelities(final, data.test, cfg.training.batch_size))  # + per-fidelity keys
     atomic_write_bytes(out / "test_metrics.json", json.dumps(report, indent=2).encode())
     return best
 

@@ -30,10 +30,19 @@ class PreparedData:
     statistics: DatasetStatistics
     model_config: ModelConfig
     baselines: List[Dict[str, Any]] = field(default_factory=list)
+    #: multi-fidelity data: per fidelity {"statistics", "delta_force_rms_eV_per_A"} (mlip.train.fidelity_setup)
+    fidelity_statistics: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
 
 def prepare_data(cfg: TrainConfig) -> PreparedData:
     """Read, split (seeded), and build neighbour lists; statistics from the training split only."""
+    if cfg.data.fidelities is not None:  # several levels of theory (mlip.train.fidelity_setup)
+        from mlip.train.fidelity_setup import prepare_fidelity_data
+
+        return prepare_fidelity_data(cfg)
+    if dict(cfg.data.keys).get("fidelity"):
+        raise ConfigError("data.keys.fidelity names a fidelity label, but data.fidelities (the fidelities, lowest first, "
+                          "with their label keys) is not given")
     keys = DataKeys.from_dict(dict(cfg.data.keys))
     frames = read_frames(cfg.data.train, keys, cfg.data.index)
     n_valid = 0 if cfg.data.valid else cfg.data.n_valid
@@ -146,6 +155,10 @@ def initial_potential(cfg: TrainConfig, data: PreparedData, member: int = 0) -> 
             zs = data.model_config.atomic_numbers
             readout.shift.copy_(torch.tensor([data.statistics.atomic_energies_eV[z] for z in zs], dtype=dtype))
             readout.scale.fill_(max(data.statistics.force_rms_eV_per_A, 1e-3))
+        if data.fidelity_statistics:  # per-fidelity reference energies and scales of the fidelity heads
+            from mlip.train.fidelity_setup import initialise_fidelity_heads
+
+            initialise_fidelity_heads(pot, data.fidelity_statistics)
     # the labels are target − baselines: train the network alone; saved files include the baselines
     pot.residual_only = bool(data.baselines)
     pot.return_charges = pot.has_charges and any(

@@ -26,7 +26,8 @@ from mlip.potential import Potential
 from mlip.train.checkpoint import load_checkpoint, save_checkpoint, write_metrics_csv
 from mlip.train.config import TrainConfig
 from mlip.train.loss import Loss
-from mlip.train.metrics import evaluate
+from mlip.train.fidelity_metrics import evaluate_with_fidelities
+from mlip.train.properties import property_loss_for
 from mlip.train.setup import PreparedData
 
 CHECKPOINT = "checkpoint.pt"
@@ -43,6 +44,7 @@ class Trainer:
         t = cfg.training
         stats = data.statistics
         self.loss = Loss(t.loss_config, stats.energy_per_atom_rms_eV or stats.force_rms_eV_per_A, stats.force_rms_eV_per_A, stats.stress_rms_eV_per_A3)
+        self.properties = property_loss_for(t.property_targets, potential)  # training.properties (may be empty)
         params = [p for p in potential.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
         if t.scheduler == "plateau":
@@ -117,8 +119,11 @@ class Trainer:
         for b, graphs in enumerate(groups):
             batch = collate(graphs, self.pot.dtype, self.pot.device)
             stress = need_stress and bool(batch.stress_mask.any())
-            pred = self.pot(batch.system, batch.edges, compute_stress=stress, create_graph=True)
+            pred = self.pot(batch.system, batch.edges, compute_stress=stress, create_graph=True, fidelity=batch.fidelity)
             loss, parts = self.loss(pred, batch)
+            if len(self.properties):  # property targets join every step's loss
+                prop_loss, prop_parts = self.properties(self.pot)
+                loss, parts = loss + prop_loss, {**parts, **prop_parts}
             # the values are needed for the epoch means anyway: one host sync, as before
             loss_value = float(loss.detach())
             part_values = {k: float(v.detach()) for k, v in parts.items()}
@@ -163,7 +168,7 @@ class Trainer:
                 continue
             try:
                 one = collate([g], pot.dtype, pot.device)
-                pred = pot(one.system, one.edges, compute_stress=need_stress and bool(one.stress_mask.any()))
+                pred = pot(one.system, one.edges, compute_stress=need_stress and bool(one.stress_mask.any()), fidelity=one.fidelity)
                 _, parts = self.loss(pred, one)
             except Exception as exc:  # noqa: BLE001 - diagnosis only; the original failure is reported
                 lines.append(f"{f.source}: evaluating it alone failed ({exc})")
@@ -252,7 +257,8 @@ class Trainer:
         total, n = 0.0, 0
         need_stress = self.cfg.training.loss_config.stress_weight > 0
         for batch in iterate_batches(graphs, self.cfg.training.batch_size, pot.dtype, False, device=pot.device):
-            pred = pot(batch.system, batch.edges, compute_stress=need_stress and bool(batch.stress_mask.any()))
+            pred = pot(batch.system, batch.edges, compute_stress=need_stress and bool(batch.stress_mask.any()),
+                       fidelity=batch.fidelity)
             loss, _ = self.loss(pred, batch)
             total += float(loss.detach()) * int(batch.n_atoms.numel())
             n += int(batch.n_atoms.numel())
@@ -268,9 +274,13 @@ class Trainer:
             row.update(self.train_epoch())
             ema_pot = self.ema_potential().eval()
             val = self.validation_loss(ema_pot)
+            if len(self.properties):  # logged next to the frame metrics, and part of the validation loss
+                prop_values = self.properties.values(ema_pot)
+                row.update(prop_values)
+                val += self.properties.weighted_total(prop_values)
             self._check_validation(ema_pot, val)
             row["valid_loss"] = val
-            metrics = evaluate(ema_pot, self.data.valid or self.data.train, t.batch_size)
+            metrics = evaluate_with_fidelities(ema_pot, self.data.valid or self.data.train, t.batch_size)
             row.update({f"valid_{k}": v for k, v in metrics.items()})
             if self.scheduler is not None:
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
