@@ -73,7 +73,10 @@ def test_batch_evaluation_equals_solo_evaluations_with_stress():
     together = evaluate_batch(lj, [s.system for s in states], [s.neighbors for s in states], [True, True, False])
     for state, flag, result in zip(states, [True, True, False], together):
         alone = md.evaluate(lj, state.system, state.neighbors, flag)
-        torch.testing.assert_close(result.forces, alone.forces, rtol=RTOL, atol=0.0)
+        # two code paths: compare to 1e-12 of the largest component (near-zero components of a
+        # symmetric crystal are rounding noise whose last bits may differ between CPUs)
+        torch.testing.assert_close(result.forces, alone.forces, rtol=RTOL,
+                                   atol=RTOL * float(alone.forces.abs().max()))
         torch.testing.assert_close(result.energy, alone.energy, rtol=RTOL, atol=0.0)
         assert (result.stress is None) == (alone.stress is None)  # the cluster has no cell: no stress
         if alone.stress is not None:
