@@ -247,6 +247,23 @@ def test_training_with_zero_frame_weights_follows_a_zero_stress_target(emt_file,
     assert stress[-1] < 0.5 * stress[0], stress
 
 
+
+def test_every_committee_member_follows_the_property_target(emt_file, tmp_path):
+    """A committee trains each member with the same property loss: each member's bulk modulus
+    moves toward a target far from where every member starts."""
+    goal = 400.0
+    cfg = tiny_config(emt_file, tmp_path, epochs=4, lr=0.02, scheduler="none", ema_decay=0.0,
+                      loss={"energy_weight": 0.0, "forces_weight": 0.0, "stress_weight": 0.0})
+    cfg["training"]["committee_size"] = 2
+    cfg["training"]["properties"] = [{"kind": "bulk_modulus", "name": "cu", "structure": {**FCC, "cubic": True},
+                                      "bulk_modulus_GPa": goal}]
+    train(TrainConfig.from_dict(cfg))
+    for k in range(2):
+        rows = list(csv.DictReader(open(tmp_path / f"member_{k}" / "metrics.csv")))
+        moduli = [float(r["prop_cu_bulk_modulus_GPa"]) for r in rows]
+        closest = min(abs(b - goal) for b in moduli[1:])  # Adam at lr 0.02 overshoots: closest approach
+        assert closest < 0.5 * abs(moduli[0] - goal), (k, moduli)
+
 # -- bad targets -----------------------------------------------------------------------------
 @pytest.mark.parametrize("entry,match", [
     ({"kind": "bulk_modulus", "structure": "missing.extxyz", "bulk_modulus_GPa": 100}, r"properties\[0\].*missing.extxyz.*does not exist"),
