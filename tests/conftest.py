@@ -73,3 +73,13 @@ def potential64():
 @pytest.fixture(scope="session")
 def potential32():
     return small_potential(torch.float32)
+
+
+@pytest.fixture
+def single_thread():
+    """torch single-threaded for one test (tiny systems: intra-op threads only add contention),
+    restored after it so tests elsewhere keep their thread count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -35,11 +35,8 @@ MAX_CELLS = 10
 
 
 @pytest.fixture(autouse=True)
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _single_thread(single_thread):  # the shared fixture of tests/conftest.py, for every test here
     yield
-    torch.set_num_threads(previous)
 
 
 def _backend_or_skip(backend):

@@ -31,7 +31,7 @@ def test_mismatched_batch_settings_are_config_errors(values, message):
 
 def test_one_structure_and_one_temperature_read_as_before():
     config = MDConfig(structure=["a.xyz"], temperature_K=[250.0])
-    assert config.structure == "a.xyz" and config.temperature_K == 250.0
+    assert config.structure == "a.xyz" and config.temperature_K == pytest.approx(250.0, rel=1e-15)
 
 
 def test_mixed_dtypes_are_refused():

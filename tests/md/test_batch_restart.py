@@ -88,7 +88,7 @@ def test_cli_batch_writes_per_system_outputs_and_restarts_identically(tmp_path, 
             assert (tmp_path / "straight" / path).read_bytes() == (tmp_path / "pieces" / path).read_bytes(), path
     # system 2 (structure b, replica 0, 120 K) is the solo run of its own config.yaml
     own = tmp_path / "straight" / "system_002" / "config.yaml"
-    assert yaml.safe_load(own.read_text())["temperature_K"] == 120.0
+    assert yaml.safe_load(own.read_text())["temperature_K"] == pytest.approx(120.0, rel=1e-15)
     solo = run_from_args(config_path=str(own), output_dir=str(tmp_path / "solo"))
     assert solo.state.step == 2 * N
     torch.testing.assert_close(solo.state.positions, straight.states[2].positions, rtol=1e-12, atol=1e-12 * float(solo.state.positions.abs().max()))

@@ -7,6 +7,7 @@ weights; ``values`` gives the logged numbers, each with its unit in its name.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Mapping, Tuple
 
@@ -20,7 +21,7 @@ COMMON_KEYS = ("kind", "name", "weight", "structure")
 
 
 @dataclass(frozen=True)
-class PropertyTarget:
+class PropertyTarget(ABC):
     """Base of the target kinds. ``name`` labels the logged columns (``prop_<name>_...``)."""
 
     name: str
@@ -28,17 +29,17 @@ class PropertyTarget:
 
     kind = ""  # set by each kind
 
+    @abstractmethod
     def structures(self) -> Tuple[Structure, ...]:
         """Every structure the target evaluates (checked against the model's elements)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def residuals(self, evaluation) -> Tensor:
         """(n,) dimensionless residuals, differentiable w.r.t. the weights."""
-        raise NotImplementedError
 
+    @abstractmethod
     def values(self, evaluation) -> Dict[str, float]:
         """Logged values of the property, units in the key names."""
-        raise NotImplementedError
 
 
 def check_keys(entry: Mapping[str, Any], where: str, required: Iterable[str], optional: Iterable[str] = ()) -> None:
