@@ -30,8 +30,9 @@ LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
     ("data", ("mlip.data",)),
     ("baselines", ("mlip.baselines",)),
     ("potential files", ("mlip.potential",)),
-    ("applications", ("mlip.calculator", "mlip.train", "mlip.export", "mlip.vibrations")),
+    ("applications", ("mlip.calculator", "mlip.train", "mlip.export", "mlip.vibrations", "mlip.uncertainty")),
     ("molecular dynamics", ("md",)),
+    ("active learning", ("mlip.learn",)),
     ("entry points", ("mlip.cli", "mlip.demo", "mlip")),
 ]
 
