@@ -141,10 +141,18 @@ def _model_config(cfg: TrainConfig, frames) -> ModelConfig:
 
 def initial_potential(cfg: TrainConfig, data: PreparedData, member: int = 0) -> Potential:
     """A new potential with per-element shifts (eV) and scale (force RMS) from training data,
-    or the fine-tuning start point with the requested parameters frozen."""
+    or the fine-tuning start point with the requested parameters frozen (fine-tuning a committee
+    with the same ``committee_size``: member k starts from its member k)."""
     dtype = DTYPES[cfg.training.dtype]
     if cfg.training.init_from:
         pot = load_potential(cfg.training.init_from, dtype=dtype, device=cfg.training.device, backend=cfg.training.backend)
+        n, m = cfg.training.committee_size, pot.committee_size
+        if m > 1 and n == m:  # a committee fine-tuned member by member: member k starts from member k
+            pot = committee_member(pot, member)
+        elif m > 1 and n > 1:
+            raise ConfigError(f"training.committee_size = {n}, but training.init_from {cfg.training.init_from} is a "
+                              f"committee of {m}: set committee_size to {m} (each member fine-tuned from its own) or 1 "
+                              "(the committee fine-tuned as one model, through its mean)")
     else:
         pot = build_potential(
             data.model_config, dtype=dtype, device=cfg.training.device, seed=cfg.training.seed + 1000 * member,
@@ -175,3 +183,16 @@ def initial_potential(cfg: TrainConfig, data: PreparedData, member: int = 0) -> 
             f"{[n for n, _ in pot.named_parameters()][:4]}"
         )
     return pot
+
+
+def committee_member(potential: Potential, k: int) -> Potential:
+    """Member ``k`` of a committee potential as a single potential: its network, the same
+    baselines (weights included), dtype, device, kernels and selected fidelity."""
+    specs = list(potential.baseline_specs) + ([potential.external.spec] if potential.external is not None else [])
+    pot = build_potential(potential.config, dtype=potential.dtype, device=potential.device, info=dict(potential.info),
+                          baselines=specs, load_weights=False, backend=potential.backend)
+    with torch.no_grad():
+        pot.model.terms[0].load_state_dict(potential.model.terms[0].members[k].state_dict())
+        for new, old in zip(list(pot.model.terms)[1:], list(potential.model.terms)[1:]):  # baselines
+            new.load_state_dict(old.state_dict())
+    return pot.set_fidelity(potential.fidelity)

@@ -4,11 +4,12 @@
 
 with the dimensionless residuals of each target (:mod:`mlip.train.properties.registry`).
 Evaluated on the whole potential (all torch terms, baselines included) through its one
-autograd wrapper; differentiable with respect to the weights.
+autograd wrapper, at each target's fidelity for a multi-fidelity potential (default the
+highest); differentiable with respect to the weights.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Tuple
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -34,9 +35,11 @@ class PropertyLoss:
         return len(self.targets)
 
     def check(self, potential) -> None:
-        """ConfigError when a target's structure has an element the potential lacks, or the
-        potential cannot be differentiated (external baseline)."""
-        WholeModel(potential)
+        """ConfigError when a target's structure has an element the potential lacks, its
+        fidelity is not one of the potential's, or the potential cannot be differentiated
+        (external baseline)."""
+        for t in self.targets:
+            WholeModel(potential, t.fidelity, where=f"training.properties ({t.name})")
         from ase.data import chemical_symbols
 
         known = set(int(z) for z in potential.atomic_numbers)
@@ -51,11 +54,11 @@ class PropertyLoss:
 
     def __call__(self, potential) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Total weighted property loss (scalar) and each target's mean squared residual."""
-        evaluation = PropertyEvaluation(WholeModel(potential), self._graphs, differentiable=True)
+        evaluation = self._evaluations(potential, differentiable=True)
         total = torch.zeros((), dtype=potential.dtype, device=potential.device)
         parts: Dict[str, Tensor] = {}
         for t in self.targets:
-            r = t.residuals(evaluation)
+            r = t.residuals(evaluation(t))
             term = (r * r).mean()
             parts[f"prop_{t.name}"] = term
             total = total + t.weight * term
@@ -63,14 +66,27 @@ class PropertyLoss:
 
     def values(self, potential) -> Dict[str, float]:
         """The property values (units in the names) and each target's loss term, for the log."""
-        evaluation = PropertyEvaluation(WholeModel(potential), self._graphs, differentiable=False)
+        evaluation = self._evaluations(potential, differentiable=False)
         out: Dict[str, float] = {}
         for t in self.targets:
-            for key, value in t.values(evaluation).items():
+            for key, value in t.values(evaluation(t)).items():
                 out[f"prop_{t.name}_{key}"] = value
-            r = t.residuals(evaluation).detach()
+            r = t.residuals(evaluation(t)).detach()
             out[f"prop_{t.name}_loss"] = float((r * r).mean())
         return out
+
+    def _evaluations(self, potential, differentiable: bool) -> Callable[[PropertyTarget], PropertyEvaluation]:
+        """``evaluation(target)``: one PropertyEvaluation per fidelity, shared by its targets
+        (strain probes of a structure are computed once per fidelity)."""
+        by_fidelity: Dict[Optional[str], PropertyEvaluation] = {}
+
+        def evaluation(t: PropertyTarget) -> PropertyEvaluation:
+            model = WholeModel(potential, t.fidelity, where=f"training.properties ({t.name})")
+            if model.fidelity not in by_fidelity:
+                by_fidelity[model.fidelity] = PropertyEvaluation(model, self._graphs, differentiable)
+            return by_fidelity[model.fidelity]
+
+        return evaluation
 
     def weighted_total(self, values: Dict[str, float]) -> float:
         """Σ weight · loss term from a :meth:`values` dict (for the validation loss)."""

@@ -3,10 +3,14 @@
 Every entry has ``kind`` (one of :data:`KINDS`), an optional ``name`` (letters, digits, ``_``;
 default: the kind, numbered when it repeats) that labels its logged columns, an optional
 ``weight`` (≥ 0, default 1), a structure, and its target value(s) with the unit in the key
-(``lattice_constant_A``, ``bulk_modulus_GPa``, ``c11_GPa``, ``frequencies_cm1``, ``energies_eV``).
+(``lattice_constant_A``, ``bulk_modulus_GPa``, ``c11_GPa``, ``frequencies_cm1``, ``energies_eV``),
+and, for a multi-fidelity model, an optional ``fidelity`` (the level of theory the target value
+is at; default the highest). The fidelity name is checked against the model when training
+starts (:meth:`mlip.train.properties.property_loss.PropertyLoss.check`).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Dict, Tuple
 
@@ -48,7 +52,12 @@ def parse_property_targets(entries: Any) -> Tuple[PropertyTarget, ...]:
         weight = number(entry, "weight", where) if "weight" in entry else 1.0
         if weight < 0:
             raise ConfigError(f"{where}: weight must be >= 0, got {weight}")
-        targets.append(KINDS[kind].parse(entry, where, name, weight))
+        fidelity = entry.get("fidelity")
+        if fidelity is not None and (not isinstance(fidelity, str) or not fidelity or fidelity != fidelity.strip()):
+            raise ConfigError(f"{where}: fidelity must be the name of one of the model's fidelities (e.g. b3lyp), "
+                              f"got {fidelity!r}; leave it out for the highest")
+        target = KINDS[kind].parse(entry, where, name, weight)
+        targets.append(dataclasses.replace(target, fidelity=fidelity) if fidelity is not None else target)
     names = [t.name for t in targets]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

@@ -3,13 +3,16 @@
 A target contributes ``weight · mean_k r_k²`` to the training loss, where the residuals r_k are
 dimensionless (mostly relative errors, see each kind) and differentiable with respect to the
 weights; ``values`` gives the logged numbers, each with its unit in its name.
+
+On a multi-fidelity potential a target applies to one fidelity (level of theory): its
+``fidelity`` key names it, default (None) the highest.
 """
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Mapping, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from torch import Tensor
 
@@ -17,15 +20,18 @@ from mlip.errors import ConfigError
 from mlip.train.properties.structure import Structure
 
 #: Keys every target may have besides its own.
-COMMON_KEYS = ("kind", "name", "weight", "structure")
+COMMON_KEYS = ("kind", "name", "weight", "structure", "fidelity")
 
 
 @dataclass(frozen=True)
 class PropertyTarget(ABC):
-    """Base of the target kinds. ``name`` labels the logged columns (``prop_<name>_...``)."""
+    """Base of the target kinds. ``name`` labels the logged columns (``prop_<name>_...``);
+    ``fidelity``: the level of theory of a multi-fidelity potential it applies to (None: the
+    highest)."""
 
     name: str
     weight: float
+    fidelity: Optional[str] = field(default=None, kw_only=True)
 
     kind = ""  # set by each kind
 
