@@ -1,11 +1,13 @@
 """Retraining: each round's committee from all frames labelled so far.
 
-Every member is an ordinary ``mlip train`` run (one folder per member, resumable from its
-checkpoint), so a killed loop resumes training where it stopped. Round 0 trains each member
-from scratch with the template's epochs; later rounds fine-tune member k from its previous
-version (``retrain: finetune``, ``finetune_epochs``) or train anew (``scratch``). The members
-are then assembled into one committee potential, calibrated on the validation set when one is
-given (:func:`calibrate_committee`), and saved as ``round_R/committee.pt``.
+Each round is one ordinary ``mlip train`` run of a committee (``round_R/member_k/``, each
+member resumable from its checkpoint), so a killed loop resumes training where it stopped.
+Round 0 trains from scratch with the template's epochs, or fine-tunes every member from the
+template's ``training.init_from`` (a pretrained potential); later rounds fine-tune member k
+from its previous version (``retrain: finetune``, ``finetune_epochs``) or train anew
+(``scratch``). Member seeds, shuffling and ``training.bootstrap`` follow ``mlip train``'s
+committee rules. The committee is calibrated on the validation set when one is given
+(:func:`calibrate_committee`) and saved as ``round_R/committee.pt``.
 """
 from __future__ import annotations
 
@@ -32,53 +34,51 @@ def load_template(cfg: LearnConfig) -> Dict[str, Any]:
     return template
 
 
-def member_config(cfg: LearnConfig, template: Dict[str, Any], round_dir: Path, member: int, labelled: str,
-                  validation: Optional[str], previous: Optional[Path]) -> Dict[str, Any]:
-    """The ``mlip train`` config (as a dict) of one member of one round."""
+def round_config(cfg: LearnConfig, template: Dict[str, Any], round_dir: Path, labelled: str,
+                 validation: Optional[str], previous: Optional[Path]) -> Dict[str, Any]:
+    """The ``mlip train`` config (as a dict) of one round's committee: the template's model and
+    training, ``committee_size`` members, the loop's labelled frames; fine-tuned from
+    ``previous`` (the last round's committee, member k from member k) when given, else from the
+    template's own ``init_from`` (a pretrained start) or from scratch."""
     training = copy.deepcopy(template.get("training") or {})
-    training.update(committee_size=1, seed=cfg.seed + 1000 * member, progress=False)
+    training.update(committee_size=cfg.train.committee_size, seed=cfg.seed, progress=False)
     model = copy.deepcopy(template["model"])
     if previous is not None:
         training["init_from"] = str(previous)
         if cfg.train.finetune_epochs is not None:
             training["epochs"] = cfg.train.finetune_epochs
+    if training.get("init_from"):
+        training["init_from"] = cfg.resolve(training["init_from"])
         model = {}
     data: Dict[str, Any] = {"train": labelled, "keys": dict(LABEL_KEYS), "n_test": 0, "split_seed": cfg.seed}
     if validation is not None:
         data.update(valid=validation, n_valid=0)
     else:
         data.update(n_valid=0.1)
-    return {"data": data, "model": model, "training": training, "output": str(round_dir / f"member_{member}")}
+    return {"data": data, "model": model, "training": training, "output": str(round_dir)}
 
 
 def train_committee(cfg: LearnConfig, template: Dict[str, Any], round_index: int, out: Path, labelled: str,
                     validation: Optional[str], reuse_previous: bool = False) -> Path:
-    """Train (or resume) every member of round ``round_index``; returns ``committee.pt``. With
+    """Train (or resume) the committee of round ``round_index``; returns ``committee.pt``. With
     ``reuse_previous`` (no frame was labelled since the last round) the previous round's
-    members and committee are carried over unchanged instead."""
+    committee is carried over unchanged instead."""
     from mlip.potential import load_potential
-    from mlip.train import TrainConfig, assemble_committee, train
+    from mlip.train import TrainConfig, train
 
     round_dir = out / f"round_{round_index}"
     committee_path = round_dir / "committee.pt"
     if committee_path.exists():
         return committee_path
+    round_dir.mkdir(parents=True, exist_ok=True)
+    previous = out / f"round_{round_index - 1}" / "committee.pt" if round_index > 0 else None
     if reuse_previous:
-        previous = out / f"round_{round_index - 1}"
-        for k in range(cfg.train.committee_size):
-            (round_dir / f"member_{k}").mkdir(parents=True, exist_ok=True)
-            _copy(previous / f"member_{k}" / "best.pt", round_dir / f"member_{k}" / "best.pt")
-        _copy(previous / "committee.pt", committee_path)
+        _copy(previous, committee_path)
         return committee_path
-    members = []
-    for k in range(cfg.train.committee_size):
+    if cfg.train.retrain == "scratch":
         previous = None
-        if round_index > 0 and cfg.train.retrain == "finetune":
-            previous = out / f"round_{round_index - 1}" / f"member_{k}" / "best.pt"
-        spec = member_config(cfg, template, round_dir, k, labelled, validation, previous)
-        best = train(TrainConfig.from_dict(spec), resume=True)
-        members.append(load_potential(best))
-    committee = assemble_committee(members)
+    best = train(TrainConfig.from_dict(round_config(cfg, template, round_dir, labelled, validation, previous)), resume=True)
+    committee = load_potential(best)
     if validation is not None:
         committee = calibrate_committee(committee, validation)
     committee.save(committee_path)

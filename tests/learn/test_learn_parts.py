@@ -118,3 +118,34 @@ def test_config_errors_name_the_key(tmp_path, section, value, match):
     path = write_setup(tmp_path, **{section: value})
     with pytest.raises(ConfigError, match=match):
         LearnConfig.from_yaml(path)
+
+
+def test_loop_sigma_is_the_calculators_and_mds_forces_std():
+    """One uncertainty definition: the σ the loop records for a frame is the largest per-atom
+    ``forces_std`` of the ASE calculator (and of md's spread), calibration scale included."""
+    import torch
+
+    import md
+    from mlip.calculator import MLIPCalculator
+    from mlip.learn.explore import SpreadSampler
+    from mlip.models.config import ModelConfig
+    from mlip.potential import build_potential
+
+    pot = build_potential(ModelConfig(elements=("Cu", "Au"), cutoff=4.0, channels=4, n_layers=1),
+                          dtype=torch.float64, committee_size=3)
+    pot.set_uncertainty_scale(2.5)
+    atoms = ase.build.bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    atoms.numbers[[1, 6]] = 79
+    atoms.rattle(0.08, seed=5)
+    state = md.initial_state(atoms, pot, temperature_K=0.0, seed=0)
+    sampler = SpreadSampler(1, "probe")
+    sampler.start(state, md.reporters.base.RunContext(md.VelocityVerlet(1.0), pot, [sampler], 0, 0))
+    (sample,) = sampler.samples
+    atoms.calc = MLIPCalculator(pot)
+    atoms.get_forces()
+    forces_std = atoms.calc.results["forces_std"]
+    assert abs(sample.sigma_eV_per_A - forces_std.max()) <= 1e-10 * forces_std.max()
+    np.testing.assert_allclose(sample.atoms.arrays["sigma_forces"], forces_std, rtol=1e-10, atol=0)
+    pot.set_uncertainty_scale(1.0)
+    sampler.report(state, md.reporters.base.RunContext(md.VelocityVerlet(1.0), pot, [sampler], 0, 0))
+    assert abs(sampler.samples[-1].sigma_eV_per_A * 2.5 - sample.sigma_eV_per_A) <= 1e-10 * sample.sigma_eV_per_A
