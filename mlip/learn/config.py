@@ -32,27 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from mlip.errors import ConfigError
+from mlip.train.config import _strict  # one strict-section parser for every YAML config
 
 #: Keys under which the loop stores the oracle's labels in its extxyz files.
 LABEL_KEYS = {"energy": "REF_energy", "forces": "REF_forces", "stress": "REF_stress"}
 STRATEGIES = ("uncertainty", "random")
 CONDITION_KEYS = {"structure", "temperature_K", "steps", "ensemble", "pressure_GPa", "repeat", "substitute",
                   "vacancies", "strain", "shear", "name"}
-
-
-def _strict(cls, values: Any, section: str):
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{section}: expected a mapping, got {type(values).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"{section}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"{section}: {exc}") from exc
 
 
 def _positive(section: str, name: str, value: Any, integer: bool = False, zero_ok: bool = False) -> None:

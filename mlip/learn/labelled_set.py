@@ -3,9 +3,12 @@
 Labels are stored under ``REF_energy`` (eV), ``REF_forces`` (eV/Å) and ``REF_stress`` (Voigt-6,
 eV/Å³, ASE sign; periodic frames whose oracle gives stress). Provenance in ``atoms.info``:
 ``round``, ``condition``, ``sigma_eV_per_A`` (the σ predicted before labelling; NaN for initial
-frames), ``source`` (``initial`` | ``explore``), ``oracle``. The file is rewritten through a
-temporary file and a rename after every labelled frame, so a kill at any moment leaves either
-the old or the new file, never a half-written one: at most the frame being labelled is lost.
+frames), ``source`` (``initial`` | ``explore``), ``oracle``.
+
+Each labelled frame is first written on its own (``labelled/NNNNNN.extxyz``, through a
+temporary file and a rename), so a kill at any moment loses at most the frame being labelled
+and the cost per frame does not grow with the set; the combined ``labelled.extxyz`` that
+training reads is rebuilt (atomically) from those files when a labelling phase ends.
 """
 from __future__ import annotations
 
@@ -51,6 +54,36 @@ def write_labelled(path: str, frames: List[Any]) -> None:
 
     with atomic_path(path, suffix=".extxyz") as tmp:
         ase.io.write(tmp, frames, format="extxyz")
+
+
+class LabelledStore:
+    """The folder of one-frame files behind ``labelled.extxyz`` (see the module docstring)."""
+
+    def __init__(self, folder: str, combined: str):
+        self.folder, self.combined = folder, combined
+        os.makedirs(folder, exist_ok=True)
+
+    def _files(self) -> List[str]:
+        return sorted(f for f in os.listdir(self.folder) if f.endswith(".extxyz") and f[:-7].isdigit())
+
+    def __len__(self) -> int:
+        return len(self._files())
+
+    def frames(self) -> List[Any]:
+        """Every labelled frame, in labelling order."""
+        import ase.io
+
+        return [ase.io.read(os.path.join(self.folder, f), format="extxyz") for f in self._files()]
+
+    def add(self, atoms) -> None:
+        """Keep one more labelled frame (atomic)."""
+        write_labelled(os.path.join(self.folder, f"{len(self):06d}.extxyz"), [atoms])
+
+    def write_combined(self) -> List[Any]:
+        """Rebuild ``labelled.extxyz`` from the one-frame files; returns the frames."""
+        frames = self.frames()
+        write_labelled(self.combined, frames)
+        return frames
 
 
 def count_by_round(frames: List[Any], round_index: int, source: str = "explore") -> int:

@@ -11,6 +11,7 @@ Output folder::
 
     journal.json            where the loop is and each round's measurements (resume state)
     labelled.extxyz         every labelled frame with its provenance (round, condition, σ)
+    labelled/NNNNNN.extxyz  the same frames one per file, written as each is labelled
     validation.extxyz       the fixed validation set (and test.extxyz), labels as REF_*
     round_R/member_k/       each member's mlip train run; round_R/committee.pt
     round_R/samples.extxyz  exploration frames with σ; round_R/selected.json
@@ -26,10 +27,9 @@ frames.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from mlip.errors import ConfigError
 from mlip.learn import labelled_set, report
 from mlip.learn.conditions import build_condition
 from mlip.learn.config import LABEL_KEYS, LearnConfig
-from mlip.learn.journal import Journal, open_journal
+from mlip.learn.journal import open_journal
 from mlip.learn.oracle import Oracle
 from mlip.learn.retrain import load_template, train_committee
 from mlip.learn.select import descriptor, select
@@ -60,6 +60,7 @@ class _Loop:
         self.validation = self._fixed_set(cfg.validation, "validation")
         self.test = self._fixed_set(cfg.test, "test")
         self.labelled_path = str(self.out / LABELLED)
+        self.store = labelled_set.LabelledStore(str(self.out / "labelled"), self.labelled_path)
 
     # ---------------------------------------------------------------- inputs
     def _read_starts(self):
@@ -106,7 +107,7 @@ class _Loop:
 
     def initial(self) -> None:
         """Round 0: label the initial data and rattled copies of the start structures."""
-        frames = labelled_set.read_labelled(self.labelled_path)
+        done = len(self.store)
         todo = []
         if self.cfg.start.initial_data:
             import ase.io
@@ -119,16 +120,16 @@ class _Loop:
         if not todo:
             raise ConfigError("no initial labels: give start.initial_data or start.rattle_per_structure >= 1")
         for n, (atoms, condition) in enumerate(todo):
-            if n < len(frames):
+            if n < done:
                 continue  # labelled before a kill
             labels = self.oracle.label(atoms, f"initial {n} ({condition})")
-            frames.append(labelled_set.with_labels(atoms, labels, 0, condition, float("nan"), "initial", self.oracle.name))
-            labelled_set.write_labelled(self.labelled_path, frames)
+            self.store.add(labelled_set.with_labels(atoms, labels, 0, condition, float("nan"), "initial", self.oracle.name))
+        frames = self.store.write_combined()
         self.say(f"initial labels: {len(frames)} frames from {self.oracle.name}")
         self.save("train")
 
     def train(self, r: int) -> None:
-        n = len(labelled_set.read_labelled(self.labelled_path))
+        n = len(self.store)
         self.say(f"round {r}: training a committee of {self.cfg.train.committee_size} on {n} labelled frames")
         reuse = r > 0 and any(row["round"] == r - 1 and row.get("labels") == n for row in self.journal.rows)
         if reuse:
@@ -194,17 +195,16 @@ class _Loop:
         samples = labelled_set.read_labelled(str(self.out / f"round_{r}" / "samples.extxyz"))
         with open(self.out / f"round_{r}" / "selected.json", encoding="utf-8") as fh:
             picked = json.load(fh)["selected"]
-        frames = labelled_set.read_labelled(self.labelled_path)
-        done = labelled_set.count_by_round(frames, r)
+        done = labelled_set.count_by_round(self.store.frames(), r)
         for n, index in enumerate(picked):
             if n < done:
                 continue  # labelled before a kill
             atoms = samples[index]
             name = f"round {r}, {atoms.info['condition']}, step {atoms.info['step']} (sample {index})"
             labels = self.oracle.label(atoms, name)
-            frames.append(labelled_set.with_labels(atoms, labels, r, atoms.info["condition"],
-                                                   atoms.info["sigma_eV_per_A"], "explore", self.oracle.name))
-            labelled_set.write_labelled(self.labelled_path, frames)
+            self.store.add(labelled_set.with_labels(atoms, labels, r, atoms.info["condition"],
+                                                    atoms.info["sigma_eV_per_A"], "explore", self.oracle.name))
+        self.store.write_combined()
         self._update_row(r, new_labels=len(picked))
         self._write_table()
         self.save("train", r + 1)
@@ -220,7 +220,7 @@ class _Loop:
 
     def stop_reason(self, r: int) -> str:
         cfg, journal = self.cfg, self.journal
-        n = len(labelled_set.read_labelled(self.labelled_path))
+        n = len(self.store)
         if journal.quiet_fs >= cfg.stop.quiet_time_fs:
             return f"converged: σ stayed under {cfg.select.threshold_eV_per_A:g} eV/Å for {journal.quiet_fs:g} fs of exploration"
         if n >= cfg.stop.max_labels:
