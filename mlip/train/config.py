@@ -163,6 +163,18 @@ class TrainConfig:
         return cls.from_dict(d)
 
     def to_dict(self) -> Dict[str, Any]:
+        """The config as plain YAML-safe data (numpy scalars and tuples from Python-built configs become
+        floats, ints and lists)."""
         d = dataclasses.asdict(self)
         d["training"]["freeze"] = list(self.training.freeze)
-        return d
+        return _plain(d)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
+        return value.item()  # a numpy (or torch) scalar
+    return value

@@ -229,3 +229,17 @@ def test_fine_tuning_a_committee_into_another_size_is_a_config_error(mf_file, tm
                                           r"committee_size to 2"):
         train(TrainConfig.from_dict(cfg))
     assert not (tmp_path / "ft" / "member_0" / "best.pt").exists()  # refused before any training
+
+
+def test_config_built_in_python_with_numpy_numbers_is_written_as_plain_yaml(tmp_path):
+    import numpy as np
+    import yaml
+
+    from mlip.train import TrainConfig
+
+    cfg = TrainConfig.from_dict({"data": {"train": "x.extxyz", "n_valid": np.float64(0.2)}, "model": {"cutoff": np.float32(4.0)},
+                                 "training": {"lr": np.float64(0.01), "epochs": 3}, "output": str(tmp_path)})
+    text = yaml.safe_dump(cfg.to_dict())  # raised RepresenterError before
+    back = yaml.safe_load(text)
+    assert abs(back["training"]["lr"] - 0.01) < 1e-15 and back["training"]["epochs"] == 3
+    assert isinstance(back["model"]["cutoff"], float)
