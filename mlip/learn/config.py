@@ -153,7 +153,9 @@ class ExploreConfig:
 class SelectConfig:
     """Frames whose largest per-atom force σ (calibrated committee spread, eV/Å: the definition
     ``mlip md --max-forces-std`` uses) passes ``threshold_eV_per_A`` are candidates; up to
-    ``max_per_round`` are kept by farthest-point sampling on structure descriptors.
+    ``max_per_round`` are kept by farthest-point sampling on structure descriptors. With
+    ``max_sigma_eV_per_A`` (an upper trust level, as in DP-GEN) frames above it are not labelled:
+    they are usually the end of an MD run that has already gone unphysical.
     ``strategy: random`` instead draws ``max_per_round`` frames uniformly from all sampled ones
     (the baseline of a label-efficiency comparison)."""
 
@@ -161,9 +163,15 @@ class SelectConfig:
     max_per_round: int = 10
     strategy: str = "uncertainty"
     descriptor_cutoff_A: float = 5.0
+    max_sigma_eV_per_A: Optional[float] = None
 
     def __post_init__(self):
         _positive("select", "threshold_eV_per_A", self.threshold_eV_per_A)
+        if self.max_sigma_eV_per_A is not None:
+            _positive("select", "max_sigma_eV_per_A", self.max_sigma_eV_per_A)
+            if self.max_sigma_eV_per_A <= self.threshold_eV_per_A:
+                raise ConfigError(f"select.max_sigma_eV_per_A ({self.max_sigma_eV_per_A}) must be above "
+                                  f"threshold_eV_per_A ({self.threshold_eV_per_A})")
         _positive("select", "max_per_round", self.max_per_round, integer=True)
         _positive("select", "descriptor_cutoff_A", self.descriptor_cutoff_A)
         if self.strategy not in STRATEGIES:

@@ -71,5 +71,11 @@ def open_journal(path: str, config: Dict[str, Any], resume: bool) -> Journal:
 
 
 def _comparable(config: Dict[str, Any]) -> Dict[str, Any]:
-    """The config without its stop section: a resumed loop may be given a larger budget."""
-    return {k: v for k, v in config.items() if k != "stop"}
+    """The config without its stop section (a resumed loop may be given a larger budget) and
+    without unset (None) options, so a newer mlip with more optional keys resumes an older run."""
+    def drop_none(value):
+        if isinstance(value, dict):
+            return {k: drop_none(v) for k, v in value.items() if v is not None}
+        return value
+
+    return drop_none({k: v for k, v in config.items() if k != "stop"})

@@ -185,7 +185,8 @@ class _Loop:
         features = np.array([descriptor(a, elements, cutoff) for a in samples]) if samples else np.zeros((0, 1))
         known = np.array([descriptor(a, elements, cutoff) for a in labelled]) if labelled else np.zeros((0, features.shape[1]))
         picked = select([a.info["sigma_eV_per_A"] for a in samples], features, known, cfg.select.threshold_eV_per_A,
-                        min(cfg.select.max_per_round, budget), cfg.select.strategy, np.random.default_rng([cfg.seed, r, 17]))
+                        min(cfg.select.max_per_round, budget), cfg.select.strategy, np.random.default_rng([cfg.seed, r, 17]),
+                        cfg.select.max_sigma_eV_per_A)
         with atomic_open(str(self.out / f"round_{r}" / "selected.json"), "w", encoding="utf-8") as fh:
             json.dump({"selected": picked, "budget_left": budget}, fh)
         self.say(f"round {r}: selected {len(picked)} of {len(samples)} sampled frames")

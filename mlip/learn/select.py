@@ -13,7 +13,7 @@ histogram of neighbour distances up to ``cutoff_A`` (counts per atom), plus the 
 from __future__ import annotations
 
 from itertools import combinations_with_replacement
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -71,7 +71,8 @@ def _min_distance(features: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def select(sigmas: Sequence[float], features: np.ndarray, labelled_features: np.ndarray, threshold_eV_per_A: float,
-           max_per_round: int, strategy: str, rng: np.random.Generator) -> List[int]:
+           max_per_round: int, strategy: str, rng: np.random.Generator,
+           max_sigma_eV_per_A: Optional[float] = None) -> List[int]:
     """Indices of the samples to label this round (see the module docstring).
 
     Args:
@@ -82,12 +83,14 @@ def select(sigmas: Sequence[float], features: np.ndarray, labelled_features: np.
         max_per_round: most samples returned.
         strategy: "uncertainty" or "random".
         rng: the random generator of ``random``.
+        max_sigma_eV_per_A: upper trust level, eV/Å: samples above it are not candidates.
     """
     sigmas = np.asarray(sigmas, dtype=float)
     if strategy == "random":
         n = min(max_per_round, len(sigmas))
         return sorted(rng.choice(len(sigmas), size=n, replace=False).tolist()) if n else []
-    candidates = np.flatnonzero(sigmas > threshold_eV_per_A)
+    upper = np.inf if max_sigma_eV_per_A is None else max_sigma_eV_per_A
+    candidates = np.flatnonzero((sigmas > threshold_eV_per_A) & (sigmas <= upper))
     if len(candidates) == 0:
         return []
     picked = farthest_point(features[candidates], sigmas[candidates], labelled_features, max_per_round)

@@ -86,6 +86,8 @@ def test_selection_keeps_uncertain_and_diverse_frames():
     assert picked == [1, 3] or picked == [2, 3] or picked == [3, 5]
     assert 3 in picked  # the most uncertain first, then the farthest of the rest
     assert select(sigma, features, np.zeros((0, 1)), 0.5, 2, "uncertainty", rng) == []
+    # an upper trust level drops the most uncertain frame (3) from the candidates
+    assert 3 not in select(sigma, features, np.zeros((0, 1)), 0.1, 2, "uncertainty", rng, max_sigma_eV_per_A=0.28)
     # frames near an already-labelled one are not picked again
     assert farthest_point(features[[1, 3]], sigma[[1, 3]], np.array([[5.0]]), 2) == [1, 0]
     random_pick = select(sigma, features, np.zeros((0, 1)), 10.0, 4, "random", np.random.default_rng(3))
@@ -113,6 +115,7 @@ def test_descriptor_is_invariant_and_discriminates():
     ("explore", {"conditions": [{"structure": 0, "steps": 10}]}, "temperature_K is required"),
     ("explore", {"conditions": [{"structure": 0, "steps": 10, "temperature_K": 300, "pressure": 1}]}, "unknown key"),
     ("stop", {"max_labels": 0}, "max_labels"),
+    ("select", {"threshold_eV_per_A": 0.1, "max_sigma_eV_per_A": 0.05}, "must be above"),
 ])
 def test_config_errors_name_the_key(tmp_path, section, value, match):
     path = write_setup(tmp_path, **{section: value})
