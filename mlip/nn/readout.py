@@ -27,6 +27,12 @@ class AtomicEnergyReadout(nn.Module):
         self.silu_gain = SILU_GAIN
 
     def forward(self, scalars: Tensor, species: Tensor) -> Tensor:
-        h = torch.nn.functional.silu(scalars @ (self.w1 / math.sqrt(self.w1.shape[0]))) * self.silu_gain
+        h = self.hidden(scalars)
         e = (h @ (self.w2 / math.sqrt(self.w2.shape[0]))).squeeze(1)
         return self.scale[species] * e + self.shift[species]
+
+    def hidden(self, scalars: Tensor) -> Tensor:
+        """(N, hidden) activations h_i that the last linear layer maps to the atomic energy,
+        e_i = scale[Z_i] · h_i·w2/√hidden + shift[Z_i] (dimensionless; last-layer uncertainty,
+        :mod:`mlip.uncertainty`, reads them)."""
+        return torch.nn.functional.silu(scalars @ (self.w1 / math.sqrt(self.w1.shape[0]))) * self.silu_gain
