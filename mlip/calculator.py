@@ -30,7 +30,8 @@ MIN_DISTANCE_A = 0.1
 class MLIPCalculator(Calculator):
     """ASE calculator: energy, free_energy (eV), energies (eV/atom), forces (eV/Å), stress
     (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign; needs a periodic direction). For a committee
-    potential, ``calc.results`` also holds ``energy_std`` (eV) and ``forces_std`` (n_atoms,) eV/Å.
+    potential, ``calc.results`` also holds ``energy_std`` (eV) and ``forces_std`` (n_atoms,) eV/Å,
+    the calibrated committee spread (:meth:`mlip.potential.Potential.committee_spread`).
     A potential with learned charges (``long_range="coulomb"``) also reports ``charges``
     (n_atoms,) in e (``atoms.get_charges()``; committee: the members' mean), summing exactly to
     the stated total charge; they cost one more feature pass, so they are computed when asked for.

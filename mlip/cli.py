@@ -2,9 +2,12 @@
 
     mlip train CONFIG.yaml [--resume]
     mlip eval POTENTIAL DATA [--index I] [--energy-key K --forces-key K --stress-key K --energy-unit U] [--plot PNG]
+              [--calibration-plot PNG]   (committees: Spearman(σ, error), coverage |ΔF| < 2σ, binned σ vs error)
               [--fidelity NAME | --fidelity-keys NAME=ENERGY_KEY,FORCES_KEY ...]   (multi-fidelity potentials)
     mlip md --potential P --structure FILE [--ensemble nve|langevin|bussi|nose-hoover] ... (see mlip md -h)
     mlip analyze RUN_DIR [--rmax-A R] [--bins N] [--output DIR]   g(r), MSD, diffusion, VDOS, density of an md run
+    mlip calibrate POTENTIAL DATA -o OUT.pt [--method rmse|coverage] [--plot PNG] [keys as mlip eval]
+    mlip learn CONFIG.yaml [--resume]   active learning: explore (MD) -> select (σ) -> label (oracle) -> retrain
     mlip export POTENTIAL --lammps OUT [--fidelity NAME]
     mlip list                      shipped potentials
 
@@ -35,31 +38,44 @@ def _train(args) -> int:
 
     best = train(cfg, resume=args.resume, progress=show if cfg.training.progress else None)
     print(f"best potential: {best}")
+    if (best.parent / "calibration.json").exists():  # committees: calibrated on the validation split
+        import json
+
+        cal = json.loads((best.parent / "calibration.json").read_text())
+        print(f"validation split: {cal['summary']}" if cal["calibrated"] else f"not calibrated: {cal['reason']}")
     return 0
 
 
-def _eval(args) -> int:
-    import torch
+def _labelled_frames(args, pot) -> list:
+    """The frames of ``args.data`` with the labels the eval/calibrate key flags name, checked
+    against the potential's elements."""
+    from mlip.data import DataKeys, check_frame, read_frames
 
-    from mlip.data import DataKeys, build_graphs, read_frames
-    from mlip.potential import load_potential
-    from mlip.train.parity_plot import write_parity_plot
-
-    pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None, backend=args.backend,
-                         fidelity=args.fidelity)
-    if args.fidelity_keys:  # multi-fidelity: each fidelity scored on its own labels
+    if getattr(args, "fidelity_keys", None):  # multi-fidelity: each fidelity scored on its own labels
         from mlip.train.fidelity_metrics import read_fidelity_frames
 
         frames = read_fidelity_frames(args.data, args.index, args.fidelity_keys, args.energy_unit, pot.fidelities)
     else:
         keys = DataKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key, energy_unit=args.energy_unit)
         frames = read_frames(args.data, keys, index=args.index)
-    from mlip.data import check_frame
-    from mlip.train.fidelity_metrics import evaluate_by_fidelity
-
     for f in frames:
         check_frame(f, pot.atomic_numbers)
-    results = evaluate_by_fidelity(pot, build_graphs(frames, pot.cutoff), args.batch_size, keep_values=True)
+    return frames
+
+
+def _eval(args) -> int:
+    import torch
+
+    from mlip.data import build_graphs
+    from mlip.potential import load_potential
+    from mlip.train.fidelity_metrics import evaluate_by_fidelity
+    from mlip.train.parity_plot import write_parity_plot
+
+    pot = load_potential(args.potential, dtype=torch.float64 if args.float64 else None, backend=args.backend,
+                         fidelity=args.fidelity)
+    frames = _labelled_frames(args, pot)
+    graphs = build_graphs(frames, pot.cutoff)
+    results = evaluate_by_fidelity(pot, graphs, args.batch_size, keep_values=True)
     where = args.data if args.index == ":" else f"{args.data} [{args.index}]"
     structures = len({f.source for f in frames})
     counted = f"{len(frames)} frames" if structures == len(frames) else f"{structures} structures, {len(frames)} labelled frames"
@@ -77,6 +93,46 @@ def _eval(args) -> int:
             plot = args.plot if len(results) == 1 else args.plot.replace(".png", f"_{fidelity}.png")
             title = str(args.data) + (f" ({label})" if label else "")
             print(f"parity plot: {write_parity_plot(values, plot, title=title)}")
+    if pot.committee_size > 1 and any(f.forces is not None for f in frames):  # the committee's σ vs its true error
+        from mlip.train.calibration import calibration_report, force_uncertainty
+
+        report = calibration_report(force_uncertainty(pot, graphs, args.batch_size), pot.uncertainty_scale)
+        print(f"committee uncertainty: {report.summary()}")
+        if args.calibration_plot:
+            from mlip.train.calibration_plot import write_calibration_plot
+
+            print("calibration plot: {} (table {})".format(*write_calibration_plot(report, args.calibration_plot, str(args.data))))
+    elif args.calibration_plot:
+        print("no calibration plot: it needs a committee potential and reference forces")
+    return 0
+
+
+def _calibrate(args) -> int:
+    import torch
+
+    from mlip.data import build_graphs
+    from mlip.potential import load_potential
+    from mlip.train.calibration import calibrate
+
+    pot = load_potential(args.potential, backend=args.backend)
+    saved_dtype = pot.dtype
+    if args.float64:
+        pot.to(dtype=torch.float64)
+    report = calibrate(pot, build_graphs(_labelled_frames(args, pot), pot.cutoff), args.batch_size, args.method,
+                       args.target_coverage)
+    print(f"{args.data}: {report.summary()}")
+    print(f"calibrated potential: {pot.to(dtype=saved_dtype).save(args.output)}")
+    if args.plot:
+        from mlip.train.calibration_plot import write_calibration_plot
+
+        print("calibration plot: {} (table {})".format(*write_calibration_plot(report, args.plot, str(args.data))))
+    return 0
+
+
+def _learn(args) -> int:
+    from mlip.learn import LearnConfig, learn
+
+    learn(LearnConfig.from_yaml(args.config), resume=args.resume, say=lambda line: print(line, flush=True))
     return 0
 
 
@@ -126,6 +182,20 @@ def _add_md_command(sub, name: str, module: str, func, help: str) -> None:
     parser.set_defaults(func=func)
 
 
+def _add_data_arguments(parser) -> None:
+    """POTENTIAL DATA and the label-key, frame-selection and evaluation flags of eval/calibrate."""
+    parser.add_argument("potential")
+    parser.add_argument("data")
+    parser.add_argument("--energy-key", default="energy")
+    parser.add_argument("--forces-key", default="forces")
+    parser.add_argument("--stress-key", default="stress")
+    parser.add_argument("--energy-unit", default="eV")
+    parser.add_argument("--index", default=":", help="ASE index string of the frames to use, e.g. 900: (default: all)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--float64", action="store_true", help="evaluate in float64")
+    parser.add_argument("--backend", default="auto", choices=("auto", "native", "reference"), help="model kernels (default auto)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlip", description="Train equivariant interatomic potentials and run MD.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,23 +204,29 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output directory")
     t.set_defaults(func=_train)
     e = sub.add_parser("eval", help="error table and parity plot of a potential on a data file")
-    e.add_argument("potential")
-    e.add_argument("data")
-    e.add_argument("--energy-key", default="energy")
-    e.add_argument("--forces-key", default="forces")
-    e.add_argument("--stress-key", default="stress")
-    e.add_argument("--energy-unit", default="eV")
-    e.add_argument("--index", default=":", help="ASE index string of the frames to use, e.g. 900: (default: all)")
-    e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--float64", action="store_true", help="evaluate in float64")
+    _add_data_arguments(e)
     e.add_argument("--plot", default=None, help="write a parity plot PNG here")
-    e.add_argument("--backend", default="auto", choices=("auto", "native", "reference"), help="model kernels (default auto)")
+    e.add_argument("--calibration-plot", default=None, metavar="PNG",
+                   help="committees: write the binned predicted-σ vs observed-error plot here (and its table as .csv)")
     e.add_argument("--fidelity", default=None, help="multi-fidelity potentials: the level of theory the keys' labels "
                                                     "are at (default: the potential's highest)")
     e.add_argument("--fidelity-keys", action="append", default=None, metavar="NAME=ENERGY_KEY,FORCES_KEY",
                    help="multi-fidelity potentials: score fidelity NAME on these label keys (repeat per fidelity; "
                         "'-' for none); prints one table per fidelity")
     e.set_defaults(func=_eval)
+    c = sub.add_parser("calibrate", help="fit a committee's uncertainty scale on labelled data and save the potential")
+    _add_data_arguments(c)
+    c.add_argument("-o", "--output", required=True, help="write the calibrated potential here")
+    c.add_argument("--method", default="coverage", choices=("rmse", "coverage"),
+                   help="coverage (default, as mlip train): --target-coverage of atoms have |ΔF| < 2σ; "
+                        "rmse: RMS σ = RMS force error")
+    c.add_argument("--target-coverage", type=float, default=0.95, help="for --method coverage (default 0.95)")
+    c.add_argument("--plot", default=None, help="write the calibration plot PNG (and its table as .csv) here")
+    c.set_defaults(func=_calibrate)
+    lrn = sub.add_parser("learn", help="active learning: explore with MD, label where the committee disagrees, retrain")
+    lrn.add_argument("config", help="learn YAML (see mlip.learn.config)")
+    lrn.add_argument("--resume", action="store_true", help="continue the loop recorded in the output folder's journal")
+    lrn.set_defaults(func=_learn)
     _add_md_command(sub, "md", "md.cli_run", _md, "run molecular dynamics with a potential")
     _add_md_command(sub, "analyze", "md.analysis.cli", _analyze,
                     "g(r), MSD, diffusion coefficient, VACF/VDOS and cell/density of an `mlip md` run folder")

@@ -7,7 +7,7 @@ File format (a ``torch.save`` dict, read back with ``weights_only=True``, i.e. n
                   "created_utc", "config": ModelConfig.to_dict(), "info": {...},
                   "baselines": [resolved spec of each torch baseline term, in term order],
                   "external_baseline": {"kind": "ase", ...} or None,
-                  "fidelities": [lowest, ..., highest] or [], "fidelity": the one evaluated or None},
+                  "fidelities": [...] or [], "fidelity": the one evaluated or None, "uncertainty_scale": float (absent: 1)},
      "state_dict": {name: tensor}}
 
 A potential is a sum of energy terms: ``model.terms[0]`` is the learned network, the others
@@ -35,14 +35,9 @@ from mlip.models.config import ModelConfig
 from mlip.models.force_model import ForceModel
 from mlip.models.multi_fidelity import learned_term_for, select_fidelity, selected_fidelity
 from mlip.models.network import new_network
+from mlip.potential_format import FORMAT_NAME, FORMAT_VERSION, UNITS, fail as _fail, read_payload
 from mlip.nn.interaction import InteractionBlock
 from mlip.types import Edges, Prediction, System
-
-FORMAT_NAME = "mlip-potential"
-FORMAT_VERSION = 1
-UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "mass": "amu", "charge": "e"}
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
 
 class Potential(nn.Module):
     """An interatomic potential: ``potential(system, edges, compute_stress) -> Prediction``.
@@ -71,6 +66,8 @@ class Potential(nn.Module):
         self.residual_only = False
         #: also return the learned charges (``Prediction.charges``) when the model has them
         self.return_charges = False
+        #: calibration factor (dimensionless) of the committee spread; see :meth:`set_uncertainty_scale`
+        self.uncertainty_scale = 1.0
 
     @property
     def cutoff(self) -> float:
@@ -125,28 +122,35 @@ class Potential(nn.Module):
         return int(learned.n_members) if isinstance(learned, CommitteeMean) else 1
 
     def predict_with_uncertainty(self, system: System, edges: Edges, compute_stress: bool = False):
-        """Mean prediction plus committee spread: ``(Prediction, energy_std (n_systems,) eV,
-        forces_std (n_atoms,) eV/Å)``, where forces_std = sqrt(Σ_xyz var(F_i)) per atom.
+        """Mean prediction plus calibrated committee spread: ``(Prediction, energy_std
+        (n_systems,) eV, forces_std (n_atoms,) eV/Å)`` as :meth:`committee_spread` defines them.
         For a single model the spreads are zero. Same numbers as
         ``forward(..., compute_spread=True)``, which also carries them in the Prediction."""
-        system, edges = _cast(system, self.dtype, self.device), _edges_to(edges, self.device)
-        if self.committee_size == 1:
-            mean = self.forward(system, edges, compute_stress)
-            return mean, torch.zeros_like(mean.energy), torch.zeros_like(mean.forces[:, 0])
         mean = self.forward(system, edges, compute_stress, compute_spread=True)
+        if mean.forces_std is None:  # a single model
+            return mean, torch.zeros_like(mean.energy), torch.zeros_like(mean.forces[:, 0])
         return mean, mean.energy_std, mean.forces_std
 
     def committee_spread(self, system: System, edges: Edges):
-        """``(energy_std (n_systems,) eV, forces_std (n_atoms,) eV/Å)`` over the committee
-        members, each evaluated with the same other terms as the mean (population standard
-        deviations; forces_std = sqrt(Σ_xyz var(F_i)) per atom). One forward and one backward
-        pass per member, through the one autograd wrapper. Zeros for a single model. The
-        external ASE baseline is the same for every member and cannot change the spread."""
+        """The one uncertainty definition (ASE calculator, ``mlip md``, active learning): ``(energy_std
+        (n_systems,) eV, forces_std (n_atoms,) eV/Å)`` = s·std_members(E), s·sqrt(Σ_xyz var_members(F_i))
+        with s = :attr:`uncertainty_scale`, population variances over the members, each evaluated with
+        the same other terms as the mean (one forward and backward pass each, through the one autograd
+        wrapper; the external ASE baseline is common to all and cancels). Zeros for a single model."""
         system, edges = _cast(system, self.dtype, self.device), _edges_to(edges, self.device)
         learned = self.model.terms[0]
         if not isinstance(learned, CommitteeMean):
             return system.positions.new_zeros(system.cell.shape[0]), system.positions.new_zeros(system.positions.shape[0])
-        return member_spread(learned, [] if self.residual_only else list(self.model.terms)[1:], system, edges)
+        energy_std, forces_std = member_spread(learned, [] if self.residual_only else list(self.model.terms)[1:], system, edges)
+        return self.uncertainty_scale * energy_std, self.uncertainty_scale * forces_std
+
+    def set_uncertainty_scale(self, scale: float) -> "Potential":
+        """Multiply :meth:`committee_spread` (eV, eV/Å) by ``scale`` (dimensionless, finite, > 0; 1: raw)
+        in place, like ``.to()``; returns self. Saved in the file; fitted by :mod:`mlip.train.calibration`."""
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < float("inf"):
+            raise ConfigError(f"uncertainty_scale must be a finite number > 0 (1 = the raw committee spread), got {scale!r}")
+        self.uncertainty_scale = float(scale)
+        return self
 
     def set_backend(self, backend: str = "auto") -> "Potential":
         """Choose the kernels that evaluate this potential, in place (like ``.to()``), and
@@ -233,6 +237,7 @@ class Potential(nn.Module):
             "external_baseline": None if self.external is None else dict(self.external.spec),
             "fidelities": list(self.fidelities),
             "fidelity": self.fidelity,
+            "uncertainty_scale": self.uncertainty_scale,
         }
 
     def save(self, path: Union[str, os.PathLike]) -> Path:
@@ -303,10 +308,6 @@ def _edges_to(edges: Edges, device: torch.device) -> Edges:
     return Edges(edges.index.to(device), edges.shift.to(device))
 
 
-def _fail(path, why: str) -> PotentialFileError:
-    return PotentialFileError(f"{path}: {why}")
-
-
 def load_potential(
     path: Union[str, os.PathLike],
     device: Union[str, torch.device] = "cpu",
@@ -336,35 +337,7 @@ def load_potential(
         if shipped is None:
             raise PotentialFileError(f"{path}: no such file, and no shipped potential of that name")
         p = shipped
-    try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupted, truncated, or a pickle with code
-        raise _fail(p, f"not a readable mlip potential file (corrupted or another format): {type(exc).__name__}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-        raise _fail(p, "not an mlip potential file (no 'format': 'mlip-potential' entry)")
-    version = payload.get("format_version")
-    if version != FORMAT_VERSION:
-        raise _fail(p, f"format version {version!r} is not supported by this mlip (reads version {FORMAT_VERSION})")
-    meta = payload.get("metadata")
-    state = payload.get("state_dict")
-    if not isinstance(meta, dict) or not isinstance(state, dict):
-        raise _fail(p, "missing 'metadata' or 'state_dict'")
-    for key in ("elements", "atomic_numbers", "cutoff_A", "dtype", "units", "config"):
-        if key not in meta:
-            raise _fail(p, f"metadata lacks {key!r}")
-    if meta["units"] != UNITS:
-        raise _fail(p, f"units {meta['units']} differ from mlip's {UNITS}")
-    config_dict = dict(meta["config"])
-    config_dict.pop("backend", None)  # files written before the backend left the config
-    try:
-        config = ModelConfig.from_dict(config_dict)
-    except Exception as exc:
-        raise _fail(p, f"invalid model config in metadata: {exc}") from exc
-    if list(config.elements) != list(meta["elements"]) or list(config.atomic_numbers) != list(meta["atomic_numbers"]):
-        raise _fail(p, f"metadata elements {meta['elements']} disagree with the config's {list(config.elements)}")
-    saved_dtype = _DTYPES.get(meta["dtype"])
-    if saved_dtype is None:
-        raise _fail(p, f"unknown dtype {meta['dtype']!r}")
+    meta, state, config, saved_dtype = read_payload(p)
     committee_size = meta.get("committee_size", 1)
     if not isinstance(committee_size, int) or committee_size < 1:
         raise _fail(p, f"invalid committee_size {committee_size!r}")
@@ -376,9 +349,9 @@ def load_potential(
         pot = build_potential(
             config, dtype=saved_dtype, info=meta.get("info") or {}, committee_size=committee_size,
             baselines=baselines + ([external] if external else []), load_weights=False, backend="reference",
-        )
+        ).set_uncertainty_scale(meta.get("uncertainty_scale", 1.0))  # files before calibration: 1
     except ConfigError as exc:
-        raise _fail(p, f"invalid baseline in metadata: {exc}") from exc
+        raise _fail(p, f"invalid baseline or uncertainty_scale in metadata: {exc}") from exc
     if float(meta["cutoff_A"]) != pot.cutoff:
         raise _fail(p, f"metadata cutoff {meta['cutoff_A']} Å disagrees with the config and baselines' {pot.cutoff} Å")
     if pot.external is not None:

@@ -64,10 +64,11 @@ class Prediction(NamedTuple):
         atomic_energies: (n_atoms,) per-atom energies, eV, or None.
         charges: (n_atoms,) learned partial charges, e, or None (only models with charges,
             and only when asked for, e.g. to train on reference charges or dipoles).
-        energy_std: (n_systems,) committee spread of the energy (population standard
-            deviation over members), eV, or None (not a committee, or not asked for).
+        energy_std: (n_systems,) committee spread of the energy (s times the population
+            standard deviation over members, s the potential's calibration scale), eV, or None
+            (not a committee, or not asked for).
         forces_std: (n_atoms,) committee spread of each atom's force,
-            sqrt(Σ_xyz var_members(F_i)), eV/Å, or None (as ``energy_std``). ``forces`` stays
+            s·sqrt(Σ_xyz var_members(F_i)), eV/Å, or None (as ``energy_std``). ``forces`` stays
             the committee mean (the force of the mean energy).
     """
 

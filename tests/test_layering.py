@@ -29,6 +29,7 @@ LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
     ("models", ("mlip.models",)),
     ("data", ("mlip.data",)),
     ("baselines", ("mlip.baselines",)),
+    ("potential file format", ("mlip.potential_format",)),
     ("potential files", ("mlip.potential",)),
     ("applications", ("mlip.calculator", "mlip.train", "mlip.export", "mlip.vibrations", "mlip.uncertainty")),
     ("molecular dynamics", ("md",)),

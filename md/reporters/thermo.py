@@ -8,8 +8,8 @@ max_force_eV_per_A. A row waits until its H̃ is known (order/2 steps later).
 
 With a committee force field (``committee_size`` > 1, see :mod:`md.committee_spread`) two more
 columns: energy_std_eV (spread of the members' total potential energies, eV, not per atom) and
-max_forces_std_eV_per_A (the largest per-atom force spread sqrt(Σ_xyz var(F_i)), eV/Å), both
-at the row's positions. They cost about one more force evaluation per member per row.
+max_forces_std_eV_per_A (the largest per-atom force spread s·sqrt(Σ_xyz var(F_i)), eV/Å, with s
+the force field's calibration scale, 1 when uncalibrated), both at the row's positions. They cost about one more force evaluation per member per row.
 """
 from __future__ import annotations
 

@@ -23,14 +23,16 @@ WIDTH_A = 0.15
 
 def descriptor(atoms, elements: Sequence[int], cutoff_A: float) -> np.ndarray:
     """Fingerprint vector of ``atoms`` (pairs of ``elements`` by atomic number), dimensionless."""
-    from matscipy.neighbours import neighbour_list
-
     centres = np.linspace(0.5, cutoff_A, N_BINS)
     numbers = atoms.numbers
-    if atoms.pbc.any() or len(atoms) > 1:
+    if atoms.pbc.any():
+        from matscipy.neighbours import neighbour_list
+
         i, j, d = neighbour_list("ijd", atoms, cutoff_A)
-    else:
-        i = j = d = np.zeros(0)
+    else:  # a molecule (its cell may be zero): all pairs directly
+        dist = np.linalg.norm(atoms.positions[:, None, :] - atoms.positions[None, :, :], axis=-1)
+        i, j = np.nonzero((dist < cutoff_A) & ~np.eye(len(atoms), dtype=bool))
+        d = dist[i, j]
     pairs = list(combinations_with_replacement(sorted(elements), 2))
     blocks = []
     for a, b in pairs:

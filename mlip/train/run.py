@@ -8,6 +8,9 @@ Output directory layout::
     out/config.yaml          the resolved configuration
     out/test_metrics.json    errors of best.pt on the test split (multi-fidelity: also per
                              fidelity, e.g. "b3lyp_forces_mae_meV/A")
+    out/calibration.json     committees: the uncertainty scale fitted on the validation split
+                             (stored in best.pt) and its diagnostics (mlip.train.calibration),
+    out/calibration.png/.csv with the binned calibration curve
 """
 from __future__ import annotations
 
@@ -18,7 +21,10 @@ from typing import Callable, Dict, Optional
 import torch
 import yaml
 
+from mlip.errors import DataError
 from mlip.potential import Potential, build_potential, load_potential
+from mlip.train.calibration import DEFAULT_METHOD, calibrate
+from mlip.train.calibration_plot import write_calibration_plot
 from mlip.train.checkpoint import atomic_write_bytes
 from mlip.train.config import TrainConfig
 from mlip.train.fidelity_metrics import evaluate_with_fidelities, fidelity_frame_counts
@@ -51,6 +57,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Optional[Callable[[D
     if n > 1:
         members = [load_potential(p) for p in member_paths]
         committee = assemble_committee(members)
+        _calibrate(committee, data.valid, out, cfg.training.batch_size)
         committee.save(best)
     final = load_potential(best)
     report = {"n_train": len(data.train), "n_valid": len(data.valid), "n_test": len(data.test)}
@@ -59,6 +66,21 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Optional[Callable[[D
         report.update(evaluate_with_fidelities(final, data.test, cfg.training.batch_size))  # + per-fidelity keys
     atomic_write_bytes(out / "test_metrics.json", json.dumps(report, indent=2).encode())
     return best
+
+
+def _calibrate(committee: Potential, valid, out: Path, batch_size: int) -> None:
+    """Fit the committee's uncertainty scale on the validation split (2σ coverage 95 %) in place and
+    write calibration.json/.png/.csv; without usable validation forces the scale stays 1 and
+    calibration.json says why."""
+    try:
+        report = calibrate(committee, valid, batch_size)
+    except DataError as exc:
+        result = {"calibrated": False, "reason": f"validation split: {exc}"}
+    else:
+        write_calibration_plot(report, out / "calibration.png", title="validation split")
+        result = {"calibrated": True, "method": DEFAULT_METHOD, "target_coverage": 0.95, "summary": report.summary(),
+                  **report.to_dict()}
+    atomic_write_bytes(out / "calibration.json", json.dumps(result, indent=1).encode())
 
 
 def assemble_committee(members) -> Potential:

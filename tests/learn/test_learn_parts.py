@@ -152,3 +152,14 @@ def test_loop_sigma_is_the_calculators_and_mds_forces_std():
     pot.set_uncertainty_scale(1.0)
     sampler.report(state, md.reporters.base.RunContext(md.VelocityVerlet(1.0), pot, [sampler], 0, 0))
     assert abs(sampler.samples[-1].sigma_eV_per_A * 2.5 - sample.sigma_eV_per_A) <= 1e-10 * sample.sigma_eV_per_A
+
+
+def test_descriptor_of_a_molecule_without_a_cell():
+    """Non-periodic molecules (zero cell) get the same fingerprint as in a large periodic box."""
+    water = ase.build.molecule("CH3CH2OH")
+    d = descriptor(water, [1, 6, 8], 5.0)
+    boxed = water.copy()
+    boxed.center(vacuum=10.0)
+    boxed.pbc = True
+    np.testing.assert_allclose(descriptor(boxed, [1, 6, 8], 5.0), d, atol=1e-10)
+    assert np.linalg.norm(d) > 0
