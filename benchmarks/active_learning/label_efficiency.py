@@ -17,7 +17,6 @@ Results: benchmarks/active_learning/results/label_efficiency.{md,json,png}.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -56,10 +55,11 @@ def launch(out: str, strategy: str, seed: int) -> int:
                                stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
-def read_curve(folder: str):
-    """(labels, test force MAE meV/Å) per round of one run."""
-    with open(os.path.join(folder, "rounds.csv")) as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get(KEY)]
+def read_curve(folder: str, max_rounds: int = 6):
+    """(labels, test force MAE meV/Å) of each committee (rounds 0..max_rounds) of one run, from
+    its journal (a run still going, or one allowed more rounds, is cut at ``max_rounds``)."""
+    with open(os.path.join(folder, "journal.json")) as fh:
+        rows = [r for r in json.load(fh)["rows"] if r.get(KEY) is not None and r["round"] <= max_rounds]
     return np.array([float(r["labels"]) for r in rows]), np.array([float(r[KEY]) for r in rows])
 
 
