@@ -56,6 +56,7 @@ class ModelSpec:
     python: str  # interpreter of the model's own venv
     worker: str  # worker script path
     how_to_get: str  # printed when ``python`` is missing
+    extra_args: Tuple[str, ...] = ()  # worker-specific flags, e.g. mlip's --config-json
 
 
 def model_specs(venvs_dir: str) -> Dict[str, ModelSpec]:
@@ -75,6 +76,13 @@ def model_specs(venvs_dir: str) -> Dict[str, ModelSpec]:
             os.path.join(venvs_dir, "nequip", "bin", "python"),
             os.path.join(PEERS_DIR, "worker_nequip.py"),
             f"{setup} nequip",
+        ),
+        "nequip-aoti": ModelSpec(
+            "nequip-aoti",
+            "NequIP 0.19 AOTInductor",
+            os.path.join(venvs_dir, "nequip", "bin", "python"),
+            os.path.join(PEERS_DIR, "worker_nequip_aoti.py"),
+            f"{setup} nequip; bash benchmarks/peers/compile_nequip_aoti.sh",
         ),
         "mace": ModelSpec(
             "mace",
@@ -97,7 +105,7 @@ def parse_list(text: str, allowed: Tuple[str, ...], what: str) -> List[str]:
 def run_worker(spec: ModelSpec, system: str, dtype: str, args) -> dict:
     """Run one worker; return its JSON record, or a record with an ``error`` field."""
     command = [spec.python, spec.worker, "--system", system, "--dtype", dtype,
-               "--repeats", str(args.repeats), "--warmups", str(args.warmups)]
+               "--repeats", str(args.repeats), "--warmups", str(args.warmups), *spec.extra_args]
     if args.core is not None:
         command = ["taskset", "-c", str(args.core)] + command
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -211,7 +219,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="mlip,nequip,mace", help="comma list of mlip, nequip, mace")
+    parser.add_argument("--models", default="mlip,nequip,mace", help="comma list of mlip, nequip, nequip-aoti, mace")
     parser.add_argument("--systems", default="cu500,water192", help=f"comma list of {', '.join(SYSTEMS)}")
     parser.add_argument("--dtypes", default="float32", help="comma list of float32, float64")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per worker (median)")
