@@ -2,8 +2,10 @@
 
 A condition (one entry of ``explore.conditions``) names a start structure by index and may
 repeat it, substitute a fraction of one element by another, remove atoms (vacancies), strain
-the cell isotropically (``strain``, a fraction) and shear it (``shear``: the b vector tilted
-along a by that fraction of |a|, making the cell triclinic). The random choices are drawn from
+the cell isotropically (``strain``, a fraction), shear it (``shear``: the b vector tilted
+along a by that fraction of |a|, making the cell triclinic) and put adatoms on a slab
+(``adatoms: {element: Au, count: 2}``: above the topmost atoms along z, at random lateral
+positions, 2.0 Å above the top layer and at least 2.5 Å from each other). The random choices are drawn from
 a generator seeded by the loop's seed, the round and the condition, so a rerun explores the
 same systems. Temperatures are K, pressures GPa.
 """
@@ -40,6 +42,8 @@ def describe(spec: Dict[str, Any]) -> str:
     if spec.get("substitute"):
         sub = spec["substitute"]
         parts.append(f"sub {sub.get('from')}->{sub.get('to')} {sub.get('fraction')}")
+    if spec.get("adatoms"):
+        parts.append(f"{spec['adatoms'].get('count')} {spec['adatoms'].get('element')} adatoms")
     for key in ("vacancies", "strain", "shear"):
         if spec.get(key):
             parts.append(f"{key}={spec[key]:g}")
@@ -64,6 +68,8 @@ def build_condition(spec: Dict[str, Any], index: int, starts: List[Any], rng: np
         if not 0 < n < len(atoms):
             raise ConfigError(f"{where}.vacancies must be between 1 and {len(atoms) - 1}, got {n}")
         del atoms[sorted(rng.choice(len(atoms), size=n, replace=False).tolist())]
+    if spec.get("adatoms"):
+        atoms = _add_adatoms(atoms, spec["adatoms"], rng, where)
     if spec.get("strain") or spec.get("shear"):
         if not atoms.pbc.all():
             raise ConfigError(f"{where}: strain and shear need a 3-D periodic start structure")
@@ -97,3 +103,40 @@ def _substitute(atoms, sub: Dict[str, Any], rng: np.random.Generator, where: str
     numbers[chosen] = atomic_numbers[sub["to"]]
     atoms.set_atomic_numbers(numbers)
     return atoms
+
+
+def _add_adatoms(atoms, spec: Dict[str, Any], rng: np.random.Generator, where: str, height_A: float = 2.0,
+                 min_separation_A: float = 2.5):
+    from ase import Atom
+    from ase.data import atomic_numbers
+
+    if not isinstance(spec, dict) or set(spec) != {"element", "count"} or spec["element"] not in atomic_numbers:
+        raise ConfigError(f"{where}.adatoms must be {{element: Au, count: 2}} with a known element, got {spec!r}")
+    count = spec["count"]
+    cell = np.array(atoms.cell)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError(f"{where}.adatoms.count must be an integer >= 1, got {count!r}")
+    top = atoms.positions[:, 2].max()
+    if np.linalg.norm(cell[2]) < top + height_A + 3.0:
+        raise ConfigError(f"{where}.adatoms need a slab with vacuum along z (the cell's c vector must reach above "
+                          f"the top layer by > {height_A + 3.0:g} Å)")
+    placed = []
+    for _ in range(1000 * count):
+        f = rng.random(2)
+        xy = f[0] * cell[0, :2] + f[1] * cell[1, :2]
+        if all(np.linalg.norm(_minimum_image(xy - q, cell)) >= min_separation_A for q in placed):
+            placed.append(xy)
+            if len(placed) == count:
+                break
+    if len(placed) < count:
+        raise ConfigError(f"{where}.adatoms: cannot place {count} adatoms {min_separation_A} Å apart on this surface")
+    for xy in placed:
+        atoms.append(Atom(spec["element"], (xy[0], xy[1], top + height_A)))
+    return atoms
+
+
+def _minimum_image(d: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """In-plane minimum-image vector of ``d`` (x, y) for the slab's a and b vectors."""
+    ab = cell[:2, :2]
+    frac = np.linalg.solve(ab.T, d)
+    return (frac - np.round(frac)) @ ab

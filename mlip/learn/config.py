@@ -38,7 +38,7 @@ from mlip.train.config import _strict  # one strict-section parser for every YAM
 LABEL_KEYS = {"energy": "REF_energy", "forces": "REF_forces", "stress": "REF_stress"}
 STRATEGIES = ("uncertainty", "random")
 CONDITION_KEYS = {"structure", "temperature_K", "steps", "ensemble", "pressure_GPa", "repeat", "substitute",
-                  "vacancies", "strain", "shear", "name"}
+                  "vacancies", "strain", "shear", "adatoms", "name"}
 
 
 def _positive(section: str, name: str, value: Any, integer: bool = False, zero_ok: bool = False) -> None:

@@ -163,3 +163,18 @@ def test_descriptor_of_a_molecule_without_a_cell():
     boxed.pbc = True
     np.testing.assert_allclose(descriptor(boxed, [1, 6, 8], 5.0), d, atol=1e-10)
     assert np.linalg.norm(d) > 0
+
+
+def test_adatoms_sit_on_top_of_the_slab_apart_from_each_other():
+    slab = ase.build.fcc100("Cu", size=(3, 3, 4), vacuum=8.0)
+    spec = {"structure": 0, "temperature_K": 500, "steps": 5, "adatoms": {"element": "Au", "count": 3}}
+    c = build_condition(spec, 0, [slab], np.random.default_rng(2), "langevin")
+    added = c.atoms[len(slab):]
+    assert len(added) == 3 and set(added.get_chemical_symbols()) == {"Au"}
+    np.testing.assert_allclose(added.positions[:, 2], slab.positions[:, 2].max() + 2.0, atol=1e-12)
+    d = c.atoms.get_distances(len(slab), [len(slab) + 1, len(slab) + 2], mic=True)
+    assert (d >= 2.5 - 1e-9).all()
+    assert "3 Au adatoms" in c.name
+    bulk = ase.build.bulk("Cu", "fcc", a=3.6, cubic=True)
+    with pytest.raises(ConfigError, match="vacuum"):
+        build_condition(spec, 0, [bulk], np.random.default_rng(2), "langevin")
