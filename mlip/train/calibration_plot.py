@@ -10,6 +10,7 @@ from typing import Tuple
 import numpy as np
 
 from mlip.atomic_io import atomic_write_bytes
+from mlip.train.parity_plot import save_figure
 
 
 def write_calibration_plot(report, path, title: str = "") -> Tuple[Path, Path]:
@@ -58,12 +59,7 @@ def write_calibration_plot(report, path, title: str = "") -> Tuple[Path, Path]:
                 axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if hi < 300 * lo else (1.0,)))
                 axis.set_major_formatter(FormatStrFormatter("%g"))
                 axis.set_minor_formatter(NullFormatter())
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write_bytes(str(path), buf.getvalue())
+    save_figure(fig, path, title)
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=list(report.bins[0]) if report.bins else ["n_atoms"])
     writer.writeheader()

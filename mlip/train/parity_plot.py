@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
+
+from mlip.atomic_io import atomic_write_bytes
 
 
 def write_parity_plot(values, path: Path, title: str = "") -> Path:
     """Two panels: energy per atom (eV/atom) and force components (eV/Å); atomic write."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from mlip.train.checkpoint import atomic_write_bytes
 
     fig = Figure(figsize=(9, 4.2), dpi=110)
     FigureCanvasAgg(fig)
@@ -27,11 +28,16 @@ def write_parity_plot(values, path: Path, title: str = "") -> Path:
             ax.set_title(f"{name}: MAE {mae * 1000:.2f} meV{'/atom' if name == 'energy' else '/Å'}")
         ax.set_xlabel(f"reference {label}")
         ax.set_ylabel(f"mlip {label}")
+    return save_figure(fig, path, title)
+
+
+def save_figure(fig, path, title: Optional[str] = None) -> Path:
+    """Give ``fig`` its title, lay it out and write it as PNG to ``path`` atomically."""
+    import io
+
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     atomic_write_bytes(Path(path), buf.getvalue())
