@@ -155,7 +155,9 @@ class SelectConfig:
     ``mlip md --max-forces-std`` uses) passes ``threshold_eV_per_A`` are candidates; up to
     ``max_per_round`` are kept by farthest-point sampling on structure descriptors. With
     ``max_sigma_eV_per_A`` (an upper trust level, as in DP-GEN) frames above it are not labelled:
-    they are usually the end of an MD run that has already gone unphysical.
+    they are usually the end of an MD run that has already gone unphysical. With
+    ``min_distance_A`` frames with two atoms closer than that (Å) are not labelled either: a
+    collapsed structure's huge reference forces can dominate a force loss.
     ``strategy: random`` instead draws ``max_per_round`` frames uniformly from all sampled ones
     (the baseline of a label-efficiency comparison)."""
 
@@ -164,9 +166,12 @@ class SelectConfig:
     strategy: str = "uncertainty"
     descriptor_cutoff_A: float = 5.0
     max_sigma_eV_per_A: Optional[float] = None
+    min_distance_A: Optional[float] = None
 
     def __post_init__(self):
         _positive("select", "threshold_eV_per_A", self.threshold_eV_per_A)
+        if self.min_distance_A is not None:
+            _positive("select", "min_distance_A", self.min_distance_A)
         if self.max_sigma_eV_per_A is not None:
             _positive("select", "max_sigma_eV_per_A", self.max_sigma_eV_per_A)
             if self.max_sigma_eV_per_A <= self.threshold_eV_per_A:

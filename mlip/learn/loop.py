@@ -41,7 +41,7 @@ from mlip.learn.config import LABEL_KEYS, LearnConfig
 from mlip.learn.journal import open_journal
 from mlip.learn.oracle import Oracle
 from mlip.learn.retrain import load_template, train_committee
-from mlip.learn.select import descriptor, select
+from mlip.learn.select import descriptor, min_distance_A, select
 
 JOURNAL = "journal.json"
 LABELLED = "labelled.extxyz"
@@ -184,7 +184,13 @@ class _Loop:
         cutoff = cfg.select.descriptor_cutoff_A
         features = np.array([descriptor(a, elements, cutoff) for a in samples]) if samples else np.zeros((0, 1))
         known = np.array([descriptor(a, elements, cutoff) for a in labelled]) if labelled else np.zeros((0, features.shape[1]))
-        picked = select([a.info["sigma_eV_per_A"] for a in samples], features, known, cfg.select.threshold_eV_per_A,
+        sigmas = [a.info["sigma_eV_per_A"] for a in samples]
+        if cfg.select.min_distance_A is not None:  # collapsed frames are never candidates
+            sigmas = [s if min_distance_A(a) >= cfg.select.min_distance_A else -np.inf for s, a in zip(sigmas, samples)]
+            if any(s == -np.inf for s in sigmas):
+                self.say(f"round {r}: {sum(s == -np.inf for s in sigmas)} frame(s) with atoms closer than "
+                         f"{cfg.select.min_distance_A:g} Å left out")
+        picked = select(sigmas, features, known, cfg.select.threshold_eV_per_A,
                         min(cfg.select.max_per_round, budget), cfg.select.strategy, np.random.default_rng([cfg.seed, r, 17]),
                         cfg.select.max_sigma_eV_per_A)
         with atomic_open(str(self.out / f"round_{r}" / "selected.json"), "w", encoding="utf-8") as fh:

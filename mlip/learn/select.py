@@ -46,6 +46,14 @@ def descriptor(atoms, elements: Sequence[int], cutoff_A: float) -> np.ndarray:
     return np.concatenate(blocks + [composition])
 
 
+def min_distance_A(atoms) -> float:
+    """The shortest interatomic distance of ``atoms`` (minimum image), Å; inf for one atom."""
+    if len(atoms) < 2:
+        return float("inf")
+    d = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
+    return float(d[~np.eye(len(atoms), dtype=bool)].min())
+
+
 def farthest_point(features: np.ndarray, sigma: np.ndarray, chosen: np.ndarray, n: int) -> List[int]:
     """Indices of up to ``n`` rows of ``features``: first the largest ``sigma``, then each time
     the row farthest (Euclidean) from every row picked so far and from ``chosen`` (features of
@@ -88,9 +96,10 @@ def select(sigmas: Sequence[float], features: np.ndarray, labelled_features: np.
         max_sigma_eV_per_A: upper trust level, eV/Å: samples above it are not candidates.
     """
     sigmas = np.asarray(sigmas, dtype=float)
-    if strategy == "random":
-        n = min(max_per_round, len(sigmas))
-        return sorted(rng.choice(len(sigmas), size=n, replace=False).tolist()) if n else []
+    if strategy == "random":  # any sample the loop did not rule out (σ = -inf: a collapsed frame)
+        eligible = np.flatnonzero(np.isfinite(sigmas))
+        n = min(max_per_round, len(eligible))
+        return sorted(eligible[rng.choice(len(eligible), size=n, replace=False)].tolist()) if n else []
     upper = np.inf if max_sigma_eV_per_A is None else max_sigma_eV_per_A
     candidates = np.flatnonzero((sigmas > threshold_eV_per_A) & (sigmas <= upper))
     if len(candidates) == 0:

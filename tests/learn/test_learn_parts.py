@@ -178,3 +178,25 @@ def test_adatoms_sit_on_top_of_the_slab_apart_from_each_other():
     bulk = ase.build.bulk("Cu", "fcc", a=3.6, cubic=True)
     with pytest.raises(ConfigError, match="vacuum"):
         build_condition(spec, 0, [bulk], np.random.default_rng(2), "langevin")
+
+
+def test_collapsed_frames_are_not_labelled(tmp_path):
+    """select.min_distance_A: frames with two atoms closer than that are never candidates,
+    whatever their σ, and random selection skips them too."""
+    from mlip.learn.select import min_distance_A
+
+    atoms = ase.build.bulk("Cu", "fcc", a=3.6, cubic=True)
+    assert abs(min_distance_A(atoms) - 3.6 / np.sqrt(2)) < 1e-12
+    sigma = np.array([0.5, -np.inf, 0.4])  # the loop marks a collapsed frame with σ = -inf
+    features = np.array([[0.0], [1.0], [2.0]])
+    assert 1 not in select(sigma, features, np.zeros((0, 1)), 0.1, 3, "uncertainty", np.random.default_rng(0))
+    assert select(sigma, features, np.zeros((0, 1)), 0.1, 3, "random", np.random.default_rng(0)) == [0, 2]
+    path = write_setup(tmp_path, select={"threshold_eV_per_A": 1e-9, "max_per_round": 2, "min_distance_A": 10.0},
+                       stop={"max_labels": 50, "max_rounds": 1, "quiet_time_fs": 1e6})
+    lines = []
+    learn(LearnConfig.from_yaml(path), say=lines.append)
+    from mlip.learn.labelled_set import read_labelled
+
+    labelled = read_labelled(str(tmp_path / "out" / "labelled.extxyz"))
+    assert [a.info["source"] for a in labelled] == ["initial", "initial"]  # every sample has atoms < 10 Å apart
+    assert any("closer than 10 Å left out" in line for line in lines)
