@@ -263,8 +263,9 @@ class _Loop:
                     return self.finish(r, reason)
             if j.phase == "explore":
                 self.explore(r)
-                if "converged" in self.stop_reason(r):
-                    return self.finish(r, self.stop_reason(r))
+                reason = self.stop_reason(r)
+                if "converged" in reason:
+                    return self.finish(r, reason)
             if j.phase == "select":
                 self.select(r)
             if j.phase == "label":

@@ -46,14 +46,14 @@ def synthetic(n_atoms, k, seed, atoms_per_frame=8):
 
 def test_scale_round_trips_through_the_file_and_old_files_load_as_one(tmp_path):
     pot = cuau_committee()
-    assert pot.uncertainty_scale == 1.0
+    assert pot.uncertainty_scale == pytest.approx(1.0, rel=1e-15)  # default: the raw spread
     pot.set_uncertainty_scale(2.75)
     loaded = mlip.load_potential(pot.save(tmp_path / "c.pt"))
     assert loaded.uncertainty_scale == pytest.approx(2.75, rel=1e-15)
     payload = torch.load(tmp_path / "c.pt", weights_only=True)
     del payload["metadata"]["uncertainty_scale"]  # a file written before calibration existed
     torch.save(payload, tmp_path / "old.pt")
-    assert mlip.load_potential(tmp_path / "old.pt").uncertainty_scale == 1.0
+    assert mlip.load_potential(tmp_path / "old.pt").uncertainty_scale == pytest.approx(1.0, rel=1e-15)
     payload["metadata"]["uncertainty_scale"] = -1.0
     torch.save(payload, tmp_path / "bad.pt")
     with pytest.raises(PotentialFileError, match="uncertainty_scale"):
@@ -129,7 +129,8 @@ def test_spearman_matches_scipy_and_separates_informative_from_useless_sigma():
 def test_binned_curve_uses_equal_count_bins():
     rows = binned_curve(np.arange(1.0, 101.0), np.ones(100), n_bins=10)
     assert [r["n_atoms"] for r in rows] == [10] * 10
-    assert rows[0]["sigma_lo_eV_per_A"] == 1.0 and rows[-1]["sigma_hi_eV_per_A"] == 100.0
+    assert rows[0]["sigma_lo_eV_per_A"] == pytest.approx(1.0, rel=1e-15)
+    assert rows[-1]["sigma_hi_eV_per_A"] == pytest.approx(100.0, rel=1e-15)
 
 
 def test_calibrate_makes_rms_sigma_equal_rms_error_through_the_calculator(graphs, emt_file, tmp_path):
