@@ -22,7 +22,14 @@ Metadata travels inside the file as the extra file ``mlip_lammps.json``::
      "masses_amu": [...], "cutoff_A": 5.0, "network_cutoff_A": 5.0, "n_layers": 3,
      "receptive_field_A": 15.0, "long_range": "none" | "coulomb", "baselines": [...],
      "dtype": "float64", "lammps_units": "metal", "units": {...}, "mlip_version": ..., ...,
-     "fidelities": [...], "fidelity": the level of theory computed (multi-fidelity) or null}
+     "fidelities": [...], "fidelity": the level of theory computed (multi-fidelity) or null,
+     "ghost_exchange": true | false, "feature_dims": [D_0, ..., D_L]}
+
+``ghost_exchange``: the file also holds the layer-by-layer methods (``exchange_*``, see
+:mod:`mlip.export.lammps_layered`) with which ``pair_style mlip`` keeps ghost atoms one cutoff
+deep and exchanges node features between ranks once per layer (all short-range models; not
+Coulomb models). ``feature_dims`` are the features per atom it communicates before and after
+each layer.
 """
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ import torch
 from mlip.atomic_io import atomic_path
 from mlip.backends import resolve_model_backend
 from mlip.errors import PotentialFileError
+from mlip.export.lammps_layered import ExchangeModel, LayeredLammpsModel, evaluate_with_exchange, layered_parts
 from mlip.export.lammps_module import LammpsModel
 from mlip.export.lammps_terms import deploy_term, needs_box
 from mlip.potential import UNITS, Potential, load_potential
@@ -126,6 +134,9 @@ def export_lammps(
     except TypeError as exc:
         raise ExportError(f"the potential cannot be deployed to LAMMPS: {exc}") from exc
     deployed = LammpsModel(terms, needs_box(force_model))
+    parts = layered_parts(force_model)
+    if parts is not None:  # the layer-by-layer methods (feature exchange) next to the whole-graph forward
+        deployed = ExchangeModel(deployed, LayeredLammpsModel(*parts))
     try:
         with _torchscript_quietly():
             scripted = torch.jit.script(deployed)
@@ -138,6 +149,8 @@ def export_lammps(
     if check:
         _check_against_eager(potential, scripted, dtype)
     metadata = lammps_metadata(potential, dtype)
+    metadata["ghost_exchange"] = parts is not None
+    metadata["feature_dims"] = list(scripted.exchange_feature_dims()) if parts is not None else []
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(str(path)) as tmp, _torchscript_quietly():
@@ -286,6 +299,11 @@ def _check_against_eager(potential: Potential, scripted: torch.jit.ScriptModule,
         problems.append(
             "per-atom virial does not sum to Σ r⊗F (a term computes distances without mlip.types.edge_vectors?)"
         )
+    if hasattr(scripted, "exchange_embed"):  # the layer-by-layer path (one rank, no ghosts here)
+        e_x, f_x, _ = evaluate_with_exchange(scripted, positions, z, edges.index, n, torch.arange(n))
+        if abs(float(e_x) - float(ref.energy[0])) > rtol * scale_e or float((f_x - ref.forces).abs().max()) > rtol * scale_f:
+            problems.append(f"the layer-by-layer methods give energy {float(e_x)} eV, forces off by "
+                            f"{float((f_x - ref.forces).abs().max()):.3g} eV/Å")
     if problems:
         raise ExportError("the compiled LAMMPS module disagrees with the potential: " + "; ".join(problems))
 

@@ -66,7 +66,7 @@ class EquivariantModel(nn.Module):
 
     def forward(self, system: System, edges: Edges) -> Tensor:
         scalars, species = self.features(system, edges)
-        energies = self.readout(scalars, species)
+        energies = self.energies_from_scalars(scalars, species)
         head = self.charge_head
         if head is not None:
             q = head(scalars, species, system.system_index, system_total_charge(system))
@@ -101,12 +101,23 @@ class EquivariantModel(nn.Module):
         species = self.species_index(system.atomic_numbers)
         receiver = edges.index[0]
         sender = edges.index[1]
-        vec = edge_vectors(system, edges)
+        sh, basis, env = self.edge_geometry(edge_vectors(system, edges))
+        x = self.embed(species)
+        for layer in self.layers:
+            x = layer(x, species, sh, basis, env, sender, receiver, -1)
+        return x[:, :, 0], species
+
+    def embed(self, species: Tensor) -> Tensor:
+        """Layer-0 node features (n_atoms, channels, 1) of species indices (n_atoms,)."""
+        return self.embedding(species).unsqueeze(2)
+
+    def edge_geometry(self, vec: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Edge vectors (n_edges, 3), Å -> spherical harmonics (n_edges, (l_max+1)^2), radial
+        basis (n_edges, n_radial_basis) and cutoff envelope (n_edges,), shared by all layers."""
         r = torch.linalg.norm(vec, dim=1)
         sh = spherical_harmonics(self.l_max, vec / r.unsqueeze(1), False)
-        basis = self.radial_basis(r)
-        env = self.envelope(r)
-        x = self.embedding(species).unsqueeze(2)  # (N, C, 1)
-        for layer in self.layers:
-            x = layer(x, species, sh, basis, env, sender, receiver)
-        return x[:, :, 0], species
+        return sh, self.radial_basis(r), self.envelope(r)
+
+    def energies_from_scalars(self, scalars: Tensor, species: Tensor) -> Tensor:
+        """Atomic energies (n_atoms,), eV, from the final scalars (the readout; no Coulomb part)."""
+        return self.readout(scalars, species)

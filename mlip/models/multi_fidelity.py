@@ -82,6 +82,10 @@ class MultiFidelityModel(EquivariantModel):
 
     def forward(self, system: System, edges: Edges) -> Tensor:
         scalars, species = self.features(system, edges)
+        return self.energies_from_scalars(scalars, species)
+
+    def energies_from_scalars(self, scalars: Tensor, species: Tensor) -> Tensor:
+        """Atomic energies (n_atoms,), eV, at fidelity ``self.fidelity``."""
         return self._chain(scalars, species, self.fidelity)[-1]
 
     @torch.jit.unused

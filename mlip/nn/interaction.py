@@ -67,12 +67,18 @@ class InteractionBlock(nn.Module):
         return "native" if _is_native(self.tensor_product) else "reference"
 
     def forward(
-        self, x: Tensor, species: Tensor, sh: Tensor, radial_basis: Tensor, envelope: Tensor, sender: Tensor, receiver: Tensor
+        self, x: Tensor, species: Tensor, sh: Tensor, radial_basis: Tensor, envelope: Tensor, sender: Tensor, receiver: Tensor,
+        n_out: int = -1,
     ) -> Tensor:
+        """``n_out >= 0``: return only the first ``n_out`` atoms' features (every receiver must be
+        one of them; the others only send). This is how LAMMPS updates its local atoms from
+        local and ghost senders, one layer at a time."""
         h = self.linear_up(x)
         w = self.radial(radial_basis) * envelope.unsqueeze(1)
         w = w.view(w.shape[0], self.n_paths, self.channels)
         a = self.tensor_product(h, sh, w, sender, receiver) * self.neighbor_norm
+        if n_out >= 0:
+            a, x, species = a[:n_out], x[:n_out], species[:n_out]
         y = self.gate(self.linear_down(a) + self.self_connection(x, species))
         if self.d_out <= self.d_in:
             return y + x[:, :, : self.d_out]
