@@ -3,6 +3,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <stdexcept>
@@ -11,6 +13,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/cuda.h>
+#include <torch/autograd.h>
 #include <torch/script.h>
 
 namespace mlip_lammps {
@@ -24,6 +27,9 @@ struct Model::Impl {
   torch::Device device{torch::kCPU};
   torch::ScalarType dtype{torch::kFloat64};
   std::string metadata;
+  bool exchange{false};
+  std::vector<int64_t> feature_dims;
+  std::vector<double> comm_buffer;    // n_atoms x dim, the rows LAMMPS communicates
 };
 
 Model::Model(const std::string &path, const std::string &device, const std::vector<std::string> &op_libraries)
@@ -62,6 +68,10 @@ Model::Model(const std::string &path, const std::string &device, const std::vect
   }
   impl_->module.eval();
   impl_->metadata = extra[kMetadataFile];
+  if (impl_->module.find_method("exchange_feature_dims")) {
+    impl_->exchange = true;
+    impl_->feature_dims = impl_->module.run_method("exchange_feature_dims").toIntVector();
+  }
   // The plain interpreter: no shape profiling and re-specialisation when the atom and edge
   // counts change from step to step, and the same arithmetic as eager PyTorch.
   torch::jit::setGraphExecutorOptimize(false);
@@ -128,6 +138,117 @@ double Model::compute(const double *x, const int64_t *z, int64_t n_atoms, const 
   finite = finite && torch::isfinite(vc).all().item<bool>();
   std::memcpy(cell_virial, vc.data_ptr<double>(), sizeof(double) * 6);
   return energy.item<double>();
+}
+
+bool Model::has_exchange() const { return impl_->exchange; }
+
+const std::vector<int64_t> &Model::feature_dims() const { return impl_->feature_dims; }
+
+namespace {
+// (n, 6) per-edge virial -1/2 r (x) g, LAMMPS order xx yy zz xy xz yz
+torch::Tensor edge_virial(const torch::Tensor &vec, const torch::Tensor &g)
+{
+  using torch::indexing::Slice;
+  auto c = [&](int a, int b) { return vec.select(1, a) * g.select(1, b); };
+  return -0.5 * torch::stack({c(0, 0), c(1, 1), c(2, 2), c(0, 1), c(0, 2), c(1, 2)}, 1);
+}
+}    // namespace
+
+double Model::compute_exchange(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
+                               int64_t n_edges, int64_t n_local, double *forces, double *atom_energy,
+                               double *atom_virial, bool &finite, const Communicate &forward_comm,
+                               const Communicate &reverse_comm)
+{
+  if (!impl_->exchange) throw std::runtime_error("this model file has no layer-by-layer (exchange) methods");
+  torch::AutoGradMode grad_mode(true);
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  auto &module = impl_->module;
+  const auto dev = impl_->device;
+  const auto dt = impl_->dtype;
+  torch::Tensor pos = torch::from_blob(const_cast<double *>(x), {n_atoms, 3}, f64);
+  torch::Tensor edges_cpu = torch::from_blob(const_cast<int64_t *>(edge_index), {2, n_edges}, i64);
+  torch::Tensor receiver = edges_cpu[0], sender = edges_cpu[1];
+  // all geometry enters through the edge vectors r_e = r_j - r_i (double precision difference)
+  torch::Tensor vec_cpu = pos.index_select(0, sender) - pos.index_select(0, receiver);
+  torch::Tensor vec = vec_cpu.to(dev, dt, false, true).requires_grad_(true);
+  torch::Tensor numbers = torch::from_blob(const_cast<int64_t *>(z), {n_atoms}, i64).to(dev, torch::kInt64, false, true);
+  torch::Tensor edges = edges_cpu.to(dev, torch::kInt64, false, true);
+  const auto &dims = impl_->feature_dims;
+  const int64_t n_layers = (int64_t) dims.size() - 1;
+  auto &buffer = impl_->comm_buffer;
+
+  std::vector<torch::Tensor> geo = module.run_method("exchange_geometry", vec).toTensorVector();
+  c10::List<torch::Tensor> geo_list(geo);
+  torch::Tensor feats = module.run_method("exchange_embed", numbers).toTensor().detach();
+  std::vector<torch::Tensor> inputs, outputs;
+  for (int64_t k = 0; k < n_layers; k++) {
+    torch::Tensor xin = feats.detach();
+    if (k > 0) xin.requires_grad_(true);
+    torch::Tensor out = module.run_method("exchange_layer", k, xin, numbers, geo_list, edges, n_local).toTensor();
+    const int64_t d = dims[k + 1];
+    if (out.size(0) != n_local || out.size(1) != d) throw std::runtime_error("exchange_layer returned the wrong shape");
+    // local rows from the layer, ghost rows from their owners (forward communication)
+    buffer.assign((size_t) (n_atoms * d), 0.0);
+    torch::Tensor rows = torch::from_blob(buffer.data(), {n_atoms, d}, f64);
+    if (n_local > 0) rows.narrow(0, 0, n_local).copy_(out.detach().to(torch::kCPU, torch::kFloat64));
+    forward_comm(buffer.data(), (int) d);
+    feats = rows.to(dev, dt, false, true);
+    inputs.push_back(xin);
+    outputs.push_back(out);
+  }
+  torch::Tensor xin = feats.detach().requires_grad_(true);
+  torch::Tensor e_local = module.run_method("exchange_energy", xin, numbers, vec, edges, n_local).toTensor();
+  torch::Tensor energy = e_local.sum();
+  std::vector<torch::Tensor> g0 = torch::autograd::grad({energy}, {xin, vec}, {}, true, false, true);
+  torch::Tensor g_x = g0[0];
+  torch::Tensor g_vec = g0[1].defined() ? g0[1] : torch::zeros_like(vec);
+  std::vector<torch::Tensor> g_geo(geo.size());
+  for (int64_t k = n_layers - 1; k >= 0; k--) {
+    // gradients on ghost rows go back to their owners (reverse communication)
+    const int64_t d = dims[k + 1];
+    buffer.assign((size_t) (n_atoms * d), 0.0);
+    torch::Tensor rows = torch::from_blob(buffer.data(), {n_atoms, d}, f64);
+    if (g_x.defined()) rows.copy_(g_x.to(torch::kCPU, torch::kFloat64));
+    reverse_comm(buffer.data(), (int) d);
+    torch::Tensor g_out = rows.narrow(0, 0, n_local).to(dev, dt, false, true);
+    std::vector<torch::Tensor> wrt;
+    if (k > 0) wrt.push_back(inputs[k]);
+    for (const auto &t : geo) wrt.push_back(t);
+    std::vector<torch::Tensor> g = torch::autograd::grad({outputs[k]}, wrt, {g_out}, true, false, true);
+    const size_t first = k > 0 ? 1 : 0;
+    for (size_t a = 0; a < geo.size(); a++)
+      if (g[first + a].defined()) g_geo[a] = g_geo[a].defined() ? g_geo[a] + g[first + a] : g[first + a];
+    g_x = k > 0 ? g[0] : torch::Tensor();
+  }
+  std::vector<torch::Tensor> geo_out, geo_grad;
+  for (size_t a = 0; a < geo.size(); a++)
+    if (g_geo[a].defined()) {
+      geo_out.push_back(geo[a]);
+      geo_grad.push_back(g_geo[a]);
+    }
+  if (!geo_out.empty()) {
+    std::vector<torch::Tensor> gv = torch::autograd::grad(geo_out, {vec}, geo_grad, false, false, true);
+    if (gv[0].defined()) g_vec = g_vec + gv[0];
+  }
+  // dE/dr_j = g_e, dE/dr_i = -g_e for r_e = r_j - r_i: F_i += g_e, F_j -= g_e
+  torch::Tensor g = g_vec.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  torch::Tensor f = torch::zeros({n_atoms, 3}, f64).index_add_(0, receiver, g).index_add_(0, sender, -g);
+  double e = energy.detach().to(torch::kCPU, torch::kFloat64).item<double>();
+  finite = std::isfinite(e) && torch::isfinite(f).all().item<bool>();
+  std::memcpy(forces, f.data_ptr<double>(), sizeof(double) * 3 * n_atoms);
+  if (atom_energy) {
+    std::fill(atom_energy, atom_energy + n_atoms, 0.0);
+    torch::Tensor el = e_local.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    std::memcpy(atom_energy, el.data_ptr<double>(), sizeof(double) * n_local);
+  }
+  if (atom_virial) {
+    torch::Tensor w = edge_virial(vec_cpu, g);
+    torch::Tensor v = torch::zeros({n_atoms, 6}, f64).index_add_(0, receiver, w).index_add_(0, sender, w);
+    finite = finite && torch::isfinite(v).all().item<bool>();
+    std::memcpy(atom_virial, v.data_ptr<double>(), sizeof(double) * 6 * n_atoms);
+  }
+  return e;
 }
 
 }    // namespace mlip_lammps

@@ -8,6 +8,7 @@
 #define MLIP_LAMMPS_MODEL_H
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,26 @@ class Model {
   double compute(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index, int64_t n_edges,
                  int64_t n_local, const double *cell, const bool *pbc, double total_charge, double *forces,
                  double *atom_energy, double *atom_virial, double *cell_virial, bool &finite);
+
+  // True if the file holds the layer-by-layer methods (mlip.export.lammps_layered): ghost atoms
+  // one cutoff deep, node features exchanged between ranks once per message-passing layer.
+  bool has_exchange() const;
+  // Features per atom before layer 0, after layer 0, ..., after the last layer.
+  const std::vector<int64_t> &feature_dims() const;
+
+  // comm(buffer, dim): `buffer` holds n_atoms rows of `dim` doubles (local atoms first). A forward
+  // communication copies each owned atom's row into its ghost copies' rows; a reverse one adds
+  // each ghost row onto its owner's row.
+  using Communicate = std::function<void(double *buffer, int dim)>;
+
+  // One layer-by-layer evaluation. Every edge's receiver (edge_index[0..n_edges)) is a local atom
+  // (< n_local); senders are local or ghost atoms. Fills forces (n_atoms*3, ghost forces still to
+  // be summed onto their owners), atom_energy (n_atoms: local entries, ghosts 0; if non-null) and
+  // atom_virial (n_atoms*6, if non-null); returns the energy of the local atoms. Calls
+  // forward_comm once per layer and reverse_comm once per layer, on every rank alike.
+  double compute_exchange(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
+                          int64_t n_edges, int64_t n_local, double *forces, double *atom_energy, double *atom_virial,
+                          bool &finite, const Communicate &forward_comm, const Communicate &reverse_comm);
 
  private:
   struct Impl;

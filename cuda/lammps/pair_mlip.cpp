@@ -15,6 +15,7 @@
 
 #include "mlip_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -32,13 +33,14 @@ static const char *MLIP_LAMMPS_FORMAT_NAME = "mlip-lammps";
 
 PairMLIP::PairMLIP(LAMMPS *lmp) :
     Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), receptive_field_(0.0), long_range_(false),
-    total_charge_(0.0), auto_comm_cutoff_(0.0)
+    total_charge_(0.0), exchange_wanted_(true), exchange_(false), comm_rows_(nullptr), comm_dim_(0),
+    auto_comm_cutoff_(0.0)
 {
   single_enable = 0;
   restartinfo = 0;
   one_coeff = 1;
   manybody_flag = 1;
-  ghostneigh = 1;    // needs neighbour lists of ghost atoms: message passing over n_layers
+  ghostneigh = 1;    // whole-graph path: neighbour lists of ghost atoms too (init_style sets it)
   unit_convert_flag = 0;
   centroidstressflag = CENTROID_NOTAVAIL;
   no_virial_fdotr_compute = 0;    // global virial = sum over local+ghost of r (x) F
@@ -80,6 +82,7 @@ void PairMLIP::settings(int narg, char **arg)
   device_ = "cpu";
   op_libraries_.clear();
   total_charge_ = 0.0;
+  exchange_wanted_ = true;
   int iarg = 0;
   while (iarg < narg) {
     std::string key = arg[iarg];
@@ -92,8 +95,10 @@ void PairMLIP::settings(int narg, char **arg)
       total_charge_ = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
       if (!std::isfinite(total_charge_))
         error->all(FLERR, "pair_style mlip: total_charge must be a finite number (e), got {}", arg[iarg + 1]);
+    } else if (key == "exchange") {
+      exchange_wanted_ = utils::logical(FLERR, arg[iarg + 1], false, lmp) == 1;
     } else {
-      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops, total_charge)");
+      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops, total_charge, exchange)");
     }
     iarg += 2;
   }
@@ -161,6 +166,11 @@ void PairMLIP::coeff(int narg, char **arg)
     error->all(FLERR, "pair_coeff * * " + path +
                           ": inconsistent metadata (elements, cutoff, n_layers, units or long_range)");
   long_range_ = long_range == "coulomb";
+  // layer-by-layer evaluation with feature exchange: short-range models whose file has the methods
+  exchange_ = exchange_wanted_ && !long_range_ && model_->has_exchange();
+  comm_forward = comm_reverse = 0;
+  if (exchange_)
+    for (int64_t d : model_->feature_dims()) comm_forward = comm_reverse = std::max(comm_forward, (int) d);
   try {
     model_->set_dtype(dtype);
   } catch (std::exception &e) {
@@ -194,9 +204,12 @@ void PairMLIP::coeff(int narg, char **arg)
     for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
 
   if (comm->me == 0)
-    utils::logmesg(lmp, "pair_style mlip: {} ({}, elements {}, cutoff {} A, {} layer(s): receptive field {} A{})\n",
+    utils::logmesg(lmp, "pair_style mlip: {} ({}, elements {}, cutoff {} A, {} layer(s): receptive field {} A{}{})\n",
                    path, dtype, known, cutoff_, n_layers_, receptive_field_,
-                   long_range_ ? fmt::format(", long-range Coulomb, total charge {} e", total_charge_) : "");
+                   long_range_ ? fmt::format(", long-range Coulomb, total charge {} e", total_charge_) : "",
+                   exchange_ ? fmt::format("; ghost atoms one cutoff deep, {} doubles per atom exchanged per layer",
+                                           comm_forward)
+                             : "; whole-graph evaluation");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -238,7 +251,13 @@ void PairMLIP::init_style()
   // Ghost atoms must reach every atom within n_layers message-passing hops of a local atom,
   // at any time until the next reneighbouring: the receptive field (n_layers * cutoff for one
   // network; the largest over all terms) + skin.
-  const double needed = receptive_field_ + neighbor->skin;
+  // With feature exchange, one cutoff (+ skin) of ghosts suffices: LAMMPS's default.
+  ghostneigh = exchange_ ? 0 : 1;
+  if (exchange_ && auto_comm_cutoff_ > 0.0 && comm->cutghostuser == auto_comm_cutoff_) {
+    comm->cutghostuser = 0.0;    // raised by this pair style for an earlier whole-graph run: not needed now
+    auto_comm_cutoff_ = 0.0;
+  }
+  const double needed = (exchange_ ? cutoff_ : receptive_field_) + neighbor->skin;
   const double pair_reach = cutoff_ + neighbor->skin;    // what LAMMPS provides by itself
   if (needed > pair_reach) {
     if (comm->cutghostuser == 0.0 || comm->cutghostuser == auto_comm_cutoff_) {
@@ -274,7 +293,7 @@ void PairMLIP::init_style()
     }
   }
 
-  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  neighbor->add_request(this, exchange_ ? NeighConst::REQ_FULL : NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
   mlip_lammps::Model::set_num_threads(comm->nthreads);
 }
 
@@ -292,141 +311,9 @@ double PairMLIP::init_one(int i, int j)
 void PairMLIP::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-
-  double **x = atom->x;
-  double **f = atom->f;
-  const int *type = atom->type;
-  const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
-
-  // Full neighbour list of local AND ghost atoms, cut at the model cutoff (the list has the
-  // skin). Receivers appear in ilist order, so each receiver's edges are contiguous.
-  const int n_listed = list->inum + list->gnum;
-  const int *ilist = list->ilist;
-  const int *numneigh = list->numneigh;
-  int **firstneigh = list->firstneigh;
-  const double cutsq_model = cutoff_ * cutoff_;
-  receivers_.clear();
-  senders_.clear();
-  first_edge_.assign(nall + 1, 0);
-  n_edges_of_.assign(nall, 0);
-  for (int ii = 0; ii < n_listed; ii++) {
-    const int i = ilist[ii];
-    const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-    const int *jlist = firstneigh[i];
-    const int jnum = numneigh[i];
-    first_edge_[i] = (int64_t) senders_.size();
-    for (int jj = 0; jj < jnum; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
-      if (dx * dx + dy * dy + dz * dz < cutsq_model) {
-        receivers_.push_back(i);
-        senders_.push_back(j);
-      }
-    }
-    n_edges_of_[i] = (int64_t) senders_.size() - first_edge_[i];
-  }
-
-  // Hop distance from the local atoms along edges, capped at n_layers + 1. A local atom's
-  // energy after n_layers message-passing steps depends only on atoms within n_layers hops,
-  // and only on edges whose receiver is within n_layers - 1 hops: everything else is dropped
-  // (exactly: the pruned graph gives the same local energies, hence the same forces).
-  const int far = n_layers_ + 1;
-  hop_.assign(nall, far);
-  frontier_.clear();
-  for (int k = 0; k < nlocal; k++) {
-    hop_[k] = 0;
-    frontier_.push_back(k);
-  }
-  for (int level = 0; level < n_layers_ && !frontier_.empty(); level++) {
-    next_.clear();
-    for (int a : frontier_) {
-      const int64_t e0 = first_edge_[a], e1 = e0 + n_edges_of_[a];
-      for (int64_t e = e0; e < e1; e++) {
-        const int b = (int) senders_[e];
-        if (hop_[b] > level + 1) {
-          hop_[b] = level + 1;
-          next_.push_back(b);
-        }
-      }
-    }
-    frontier_.swap(next_);
-  }
-  // compact numbering: local atoms keep 0..nlocal-1, kept ghosts follow in LAMMPS order
-  new_index_.assign(nall, -1);
-  kept_.clear();
-  for (int k = 0; k < nall; k++)
-    if (hop_[k] <= n_layers_) {
-      new_index_[k] = (int) kept_.size();
-      kept_.push_back(k);
-    }
-  const int n_kept = (int) kept_.size();
-  edges_.clear();
-  for (size_t e = 0; e < senders_.size(); e++)
-    if (hop_[receivers_[e]] < n_layers_) edges_.push_back(new_index_[receivers_[e]]);
-  const int64_t n_edges = (int64_t) edges_.size();
-  for (size_t e = 0; e < senders_.size(); e++)
-    if (hop_[receivers_[e]] < n_layers_) edges_.push_back(new_index_[senders_[e]]);    // (2, n_edges)
-
-  positions_.resize(3 * (size_t) n_kept);
-  z_.resize(n_kept);
-  for (int c = 0; c < n_kept; c++) {
-    const int k = kept_[c];
-    positions_[3 * c + 0] = x[k][0];
-    positions_[3 * c + 1] = x[k][1];
-    positions_[3 * c + 2] = x[k][2];
-    z_[c] = type_z_[type[k]];
-  }
-  forces_.assign(3 * (size_t) n_kept, 0.0);
-  if (eflag_atom) atom_energy_.assign(n_kept, 0.0);
-  if (vflag_atom) atom_virial_.assign(6 * (size_t) n_kept, 0.0);
-
-  // LAMMPS's box: rows a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd) (Å)
-  const double *h = domain->h;
-  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
-  const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
-  if (long_range_ && (bigint) nlocal != atom->natoms)
-    error->one(FLERR, "pair_style mlip: the Coulomb term needs all {} atoms on this rank, it holds {}", atom->natoms,
-               nlocal);
-  double cell_virial[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-  double energy = 0.0;
-  bool finite = true;
-  if (n_kept > 0) {
-    try {
-      energy = model_->compute(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal, cell, pbc,
-                               total_charge_, forces_.data(), eflag_atom ? atom_energy_.data() : nullptr,
-                               vflag_atom ? atom_virial_.data() : nullptr, cell_virial, finite);
-    } catch (std::exception &e) {
-      error->one(FLERR, "pair_style mlip: model evaluation failed on rank {} at step {} ({} atoms, {} edges): {}",
-                 comm->me, update->ntimestep, n_kept, n_edges, e.what());
-    }
-    finite = finite && std::isfinite(energy);
-  }
-  // Every rank learns whether any rank got non-finite output, so all stop together, before the
-  // integrator ever sees invalid forces.
-  int bad = finite ? 0 : 1, any_bad = 0;
-  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, world);
-  if (any_bad)
-    error->all(FLERR, "pair_style mlip: the model returned non-finite energy, forces or virial at step {} "
-                      "(overlapping atoms or a structure far outside the training data?); stopping instead of "
-                      "integrating on invalid forces",
-               update->ntimestep);
-
-  for (int c = 0; c < n_kept; c++) {
-    const int k = kept_[c];
-    f[k][0] += forces_[3 * c + 0];
-    f[k][1] += forces_[3 * c + 1];
-    f[k][2] += forces_[3 * c + 2];
-  }
-  if (eflag_global) eng_vdwl += energy;
-  if (eflag_atom)
-    for (int k = 0; k < nlocal; k++) eatom[k] += atom_energy_[k];    // local atoms keep their index
-  if (vflag_atom)
-    for (int c = 0; c < n_kept; c++)
-      for (int m = 0; m < 6; m++) vatom[kept_[c]][m] += atom_virial_[6 * c + m];
-  // sum r x F over local and ghost atoms (fdotr) misses the Coulomb energy's explicit cell
-  // dependence (Ewald): the model returns that part (LAMMPS clears vflag_global when it uses fdotr)
-  if (vflag_global || vflag_fdotr)
-    for (int m = 0; m < 6; m++) virial[m] += cell_virial[m];
+  if (exchange_)
+    compute_exchange();
+  else
+    compute_whole_graph(eflag, vflag);
   if (vflag_fdotr) virial_fdotr_compute();
 }

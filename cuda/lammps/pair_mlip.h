@@ -1,9 +1,15 @@
 /* pair_style mlip: mlip's E(3)-equivariant message-passing potentials in LAMMPS.
  *
- *   pair_style mlip [device cpu|cuda|cuda:N] [ops /path/libops.so ...] [total_charge Q]
+ *   pair_style mlip [device cpu|cuda|cuda:N] [ops /path/libops.so ...] [total_charge Q] [exchange yes|no]
  *   pair_coeff * * model.pt El1 El2 ...     (one element per LAMMPS atom type)
  *
- * The model (a file from mlip.export.export_lammps) runs on this rank's local AND ghost atoms
+ * Default for short-range models (files with ghost_exchange): ghost atoms one cutoff (+ skin) deep,
+ * a full neighbour list of the local atoms, and the model run one message-passing layer at a time
+ * with the ghosts' node features filled in between layers by LAMMPS's forward communication
+ * (their gradients summed back by its reverse communication): see mlip/export/lammps_layered.py.
+ * `pair_style mlip exchange no` (and every Coulomb model) uses the whole-graph path below.
+ *
+ * Whole-graph path: the model runs on this rank's local AND ghost atoms
  * with a full neighbour list that includes ghost atoms' neighbours; ghost atoms extend to
  * n_layers x cutoff + skin (the communication cutoff is raised to that automatically, or
  * checked when set with comm_modify cutoff). Energy = sum over local atoms; forces on ghosts
@@ -37,9 +43,15 @@ class PairMLIP : public Pair {
   void coeff(int, char **) override;
   void init_style() override;
   double init_one(int, int) override;
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
 
  protected:
   void allocate();
+  void compute_whole_graph(int eflag, int vflag);    // ghosts over the receptive field, one model call
+  void compute_exchange();                           // ghosts one cutoff deep, features exchanged per layer
 
   std::unique_ptr<mlip_lammps::Model> model_;
   std::string device_;
@@ -54,6 +66,10 @@ class PairMLIP : public Pair {
   double receptive_field_;    // how far an atom's energy reaches (Å): ghosts needed
   bool long_range_;           // Coulomb terms: sums over all atoms in the box (one MPI rank only)
   double total_charge_;       // pair_style keyword total_charge (e), read by Coulomb terms
+  bool exchange_wanted_;      // pair_style keyword exchange yes|no (default yes)
+  bool exchange_;             // this run exchanges node features per layer (model supports it, no Coulomb)
+  double *comm_rows_;         // the rows being communicated (n_atoms x comm_dim_), owned by the model
+  int comm_dim_;
 
   std::vector<int64_t> type_z_;       // per LAMMPS type (1..ntypes): atomic number
   std::vector<int> type_element_;     // per LAMMPS type: index into elements_

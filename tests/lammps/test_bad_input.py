@@ -10,7 +10,7 @@ CELL = [[7.0, 0.0, 0.0], [1.1, 6.5, 0.0], [-0.8, 0.6, 7.2]]
 
 
 def run_input(tmp_path, model_path, pair_coeff_elements="H C O", before_read="", after_read="", run="run 0",
-              atoms=None, masses=None, log_path=None):
+              atoms=None, masses=None, log_path=None, pair_style="mlip"):
     atoms = atoms if atoms is not None else lh.random_structure(CELL, 12, ("H", "C", "O"), seed=3)
     data = lh.write_data(tmp_path / "in.data", atoms, ["H", "C", "O"], masses=masses)
     lmp = lh.open_lammps(log_path)
@@ -22,7 +22,7 @@ def run_input(tmp_path, model_path, pair_coeff_elements="H C O", before_read="",
             {before_read}
             read_data {data}
             {after_read}
-            pair_style mlip
+            pair_style {pair_style}
             pair_coeff * * {model_path} {pair_coeff_elements}
             {run}
         """)
@@ -93,14 +93,22 @@ def test_files_that_are_not_mlip_exports_are_refused(models, tmp_path):
 
 
 def test_communication_cutoff_smaller_than_the_receptive_field_is_refused(models, tmp_path):
-    # 3 layers x 3.5 Å + 2 Å default skin = 12.5 Å of ghost atoms are needed
+    # whole-graph path: 3 layers x 3.5 Å + 2 Å default skin = 12.5 Å of ghost atoms are needed
     with pytest.raises(Exception) as err:
-        run_input(tmp_path, models["f64"][1], after_read="comm_modify cutoff 6.0")
+        run_input(tmp_path, models["f64"][1], after_read="comm_modify cutoff 6.0", pair_style="mlip exchange no")
     text = str(err.value)
     assert "comm_modify cutoff 6 A is too small for this model" in text
     assert "Use 'comm_modify cutoff 12.5'" in text
     # large enough: accepted
-    run_input(tmp_path, models["f64"][1], after_read="comm_modify cutoff 13.0")
+    run_input(tmp_path, models["f64"][1], after_read="comm_modify cutoff 13.0", pair_style="mlip exchange no")
+    # feature exchange (the default): one cutoff + skin (5.5 Å) is enough
+    run_input(tmp_path, models["f64"][1], after_read="comm_modify cutoff 6.0")
+
+
+def test_unknown_exchange_value_is_refused(models, tmp_path):
+    with pytest.raises(Exception) as err:
+        run_input(tmp_path, models["f64"][1], pair_style="mlip exchange maybe")
+    assert "exchange" in str(err.value) or "boolean" in str(err.value).lower()
 
 
 def test_newton_pair_off_and_non_metal_units_are_refused(models, tmp_path):

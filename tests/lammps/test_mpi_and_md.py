@@ -1,7 +1,9 @@
 """Domain decomposition and dynamics: a 100-step NVE run with ``mpirun -np 2`` equals
 ``-np 1`` (thermo, forces, per-atom virials), on a box whose sub-domains (5.5 Å wide) are much
-thinner than the 3-layer model's 9 Å receptive field, so ghost atoms several sub-domains deep
-carry the messages; and the same run agrees with mlip's own MD (md.run, velocity Verlet)."""
+thinner than the 3-layer model's 9 Å receptive field, on both LAMMPS paths: node features
+exchanged between ranks once per layer (ghosts one cutoff deep, the default) and the whole
+graph (``exchange no``: ghost atoms several sub-domains deep carry the messages). The two
+paths agree with each other and with mlip's own MD (md.run, velocity Verlet)."""
 import re
 
 import numpy as np
@@ -24,12 +26,12 @@ atom_modify map array
 boundary p p p
 processors ${{px}} 1 1
 read_data nve.data
-pair_style mlip
+pair_style mlip exchange ${{exchange}}
 pair_coeff * * {model} H C O
 neighbor 1.0 bin
 timestep {timestep_ps}
 compute stress_atom all stress/atom NULL virial
-dump forces all custom {n_steps} forces.np${{np}}.dump id x y z fx fy fz c_stress_atom[*]
+dump forces all custom {n_steps} forces.${{exchange}}.np${{np}}.dump id x y z fx fy fz c_stress_atom[*]
 dump_modify forces sort id format float %.17g
 fix nve all nve
 thermo_style custom step pe ke etotal press pxx pyy pzz pxy pxz pyz
@@ -41,7 +43,8 @@ run {n_steps}
 
 @pytest.fixture(scope="module")
 def nve_runs(models, tmp_path_factory):
-    """The same NVE run on 1 and on 2 MPI ranks: {n: (log text, dump text)}, plus the start."""
+    """The same NVE run on 1 and on 2 MPI ranks, with and without feature exchange:
+    {(exchange, n): (log text, dump text)}, plus the start."""
     pot, model_path = models["mpi"]
     workdir = tmp_path_factory.mktemp("nve")
     atoms = lh.random_structure(CELL, 64, ELEMENTS, seed=7, min_distance=1.2)
@@ -50,10 +53,12 @@ def nve_runs(models, tmp_path_factory):
     text = NVE_INPUT.format(plugin=lh.ensure_plugin(), model=model_path, timestep_ps=TIMESTEP_FS * 1e-3,
                             n_steps=N_STEPS)
     runs = {}
-    for n in (1, 2):
-        done = lh.run_lmp(text, workdir, n_ranks=n, variables={"px": n, "np": n})
-        assert done.returncode == 0, done.stdout[-3000:]
-        runs[n] = ((workdir / f"log.np{n}").read_text(), (workdir / f"forces.np{n}.dump").read_text())
+    for exchange in ("yes", "no"):
+        for n in (1, 2):
+            done = lh.run_lmp(text, workdir, n_ranks=n, variables={"px": n, "np": n, "exchange": exchange})
+            assert done.returncode == 0, done.stdout[-3000:]
+            runs[exchange, n] = ((workdir / f"log.np{n}").read_text(),
+                                 (workdir / f"forces.{exchange}.np{n}.dump").read_text())
     return {"runs": runs, "atoms": atoms, "velocities": velocities, "potential": pot}
 
 
@@ -74,11 +79,20 @@ def dump_frames(text):
     return frames
 
 
-def test_mpirun_np2_equals_np1_over_100_nve_steps(nve_runs):
-    (log1, dump1), (log2, dump2) = nve_runs["runs"][1], nve_runs["runs"][2]
-    # the decomposition really is 2 x 1 x 1 and ghosts reach 3 x 3 Å + skin
+def ghost_atoms(log: str) -> float:
+    """Average ghost atoms per rank from LAMMPS's run summary (``Nghost: ave max min``)."""
+    return float(re.search(r"Nghost:\s+(\S+)", log).group(1))
+
+
+@pytest.mark.parametrize("exchange", ["yes", "no"])
+def test_mpirun_np2_equals_np1_over_100_nve_steps(nve_runs, exchange):
+    (log1, dump1), (log2, dump2) = nve_runs["runs"][exchange, 1], nve_runs["runs"][exchange, 2]
     assert "2 by 1 by 1 MPI processor grid" in log2
-    assert "communication cutoff set to 10 A" in log2
+    if exchange == "no":  # ghosts reach 3 x 3 Å + skin
+        assert "communication cutoff set to 10 A" in log2
+    else:  # ghosts one cutoff + skin deep, features exchanged
+        assert "communication cutoff set" not in log2
+        assert "ghost atoms one cutoff deep, 16 doubles per atom exchanged per layer" in log2
     assert int(re.search(r"Neighbor list builds = (\d+)", log2).group(1)) > 0  # atoms migrate
     header1, rows1 = lh.thermo_table(log1)
     header2, rows2 = lh.thermo_table(log2)
@@ -101,13 +115,29 @@ def test_mpirun_np2_equals_np1_over_100_nve_steps(nve_runs):
         assert np.abs(sa1 - sa2).max() <= 1e-10 * np.abs(sa1).max()
 
 
+@pytest.mark.parametrize("n_ranks", [1, 2])
+def test_feature_exchange_equals_the_whole_graph_with_far_fewer_ghosts(nve_runs, n_ranks):
+    (log_x, dump_x), (log_w, dump_w) = nve_runs["runs"]["yes", n_ranks], nve_runs["runs"]["no", n_ranks]
+    _, rows_x = lh.thermo_table(log_x)
+    _, rows_w = lh.thermo_table(log_w)
+    a, b = np.array(rows_x, dtype=float), np.array(rows_w, dtype=float)
+    assert a.shape == b.shape
+    assert np.all(np.abs(a - b) <= 1e-10 * np.abs(a).max(axis=0))
+    fx, fw = dump_frames(dump_x), dump_frames(dump_w)
+    for step in (0, N_STEPS):
+        assert np.abs(fx[step][:, 1:7] - fw[step][:, 1:7]).max() <= 1e-9
+        assert np.abs(fx[step][:, 7:] - fw[step][:, 7:]).max() <= 1e-10 * np.abs(fw[step][:, 7:]).max()
+    # ghosts 3 Å + 1 Å skin deep instead of 3 x 3 Å + 1 Å: several times fewer per rank
+    assert ghost_atoms(log_x) < 0.5 * ghost_atoms(log_w)
+
+
 def test_nve_start_forces_equal_ase_calculator(nve_runs):
     atoms, pot = nve_runs["atoms"], nve_runs["potential"]
     atoms = atoms.copy()
     atoms.calc = mlip.MLIPCalculator(pot)
     ref = atoms.get_forces()
-    for n in (1, 2):
-        frame = dump_frames(nve_runs["runs"][n][1])[0]
+    for key in nve_runs["runs"]:
+        frame = dump_frames(nve_runs["runs"][key][1])[0]
         assert np.abs(frame[:, 4:7] - ref).max() <= 1e-8 * np.abs(ref).max()
 
 
@@ -121,7 +151,7 @@ def test_lammps_nve_agrees_with_mlip_md_over_first_steps(nve_runs):
     for step in range(1, 21):
         state = md.run(state, pot, integrator, 1)
         ours[step] = (float(state.potential_energy), float(md.kinetic_energy_eV(state)))
-    _, rows = lh.thermo_table(nve_runs["runs"][1][0])
+    _, rows = lh.thermo_table(nve_runs["runs"]["yes", 1][0])
     lammps = {int(r[0]): (float(r[1]), float(r[2])) for r in rows}
     for step in range(0, 21, 5):
         pe, ke = lammps[step]

@@ -53,13 +53,15 @@ def rel(a, b) -> float:
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
 
+@pytest.mark.parametrize("exchange", ["yes", "no"])
 @pytest.mark.parametrize("name", sorted(STRUCTURES))
-def test_lammps_equals_ase_calculator_periodic_float64(name, models, tmp_path):
+def test_lammps_equals_ase_calculator_periodic_float64(name, exchange, models, tmp_path):
+    """Both LAMMPS paths: node features exchanged per layer (default) and the whole graph."""
     pot, path = models["f64"]
     spec = STRUCTURES[name]
     atoms = lh.random_structure(spec["cell"], spec["n_atoms"], ("H", "C", "O"), seed=spec["seed"])
     ref = ase_reference(pot, atoms)
-    got = lh.single_point(atoms, path, ["H", "C", "O"], tmp_path)
+    got = lh.single_point(atoms, path, ["H", "C", "O"], tmp_path, pair_style=f"mlip exchange {exchange}")
     assert rel(got["energy"], ref["energy"]) <= 1e-8
     assert rel(got["forces"], ref["forces"]) <= 1e-8
     # LAMMPS virial W = -V * stress (ASE sign convention: stress = (1/V) dE/dstrain)
@@ -106,7 +108,8 @@ def test_lammps_float32_model_matches_float32_calculator(models, tmp_path):
     assert rel(got["forces"], ref64["forces"]) <= 1e-3
 
 
-def test_torch_baselines_are_exported_and_match_the_calculator(tmp_path, plugin):
+@pytest.mark.parametrize("exchange", ["yes", "no"])
+def test_torch_baselines_are_exported_and_match_the_calculator(exchange, tmp_path, plugin):
     """ZBL + Lennard-Jones baselines travel in the file; LJ's 6.5 Å cutoff exceeds the 2-layer
     network's reach (2 x 3 Å), so it sets both the edge cutoff and the ghost shell."""
     from mlip.export import export_lammps, read_lammps_metadata
@@ -122,6 +125,31 @@ def test_torch_baselines_are_exported_and_match_the_calculator(tmp_path, plugin)
     assert meta["cutoff_A"] == 6.5 and meta["network_cutoff_A"] == 3.0
     assert meta["n_layers"] == 2 and meta["receptive_field_A"] == 6.5
     assert [b["kind"] for b in meta["baselines"]] == ["zbl", "lennard_jones"]
+    assert meta["ghost_exchange"] is True
+    spec = STRUCTURES["triclinic"]
+    atoms = lh.random_structure(spec["cell"], spec["n_atoms"], ("H", "C", "O"), seed=spec["seed"])
+    ref = ase_reference(pot, atoms)
+    got = lh.single_point(atoms, path, ["H", "C", "O"], tmp_path, pair_style=f"mlip exchange {exchange}")
+    assert rel(got["energy"], ref["energy"]) <= 1e-8
+    assert rel(got["forces"], ref["forces"]) <= 1e-8
+    stress_lammps = -lh.voigt_ase_from_lammps(got["virial"]) / got["volume"]
+    assert rel(stress_lammps, ref["stress"]) <= 1e-8
+    assert rel(got["atom_virial"].sum(axis=0), got["virial"]) <= 1e-8
+
+
+def test_committee_runs_layer_by_layer_and_matches_the_calculator(tmp_path, plugin):
+    """A 3-member committee plus ZBL: the members' features travel side by side (3 x 4 channels),
+    the mean is taken in the readout."""
+    from mlip.export import export_lammps, read_lammps_metadata
+
+    pot = mlip.build_potential(
+        mlip.ModelConfig(elements=("H", "C", "O"), cutoff=3.0, l_max=1, channels=4, n_layers=2, radial_hidden=8,
+                         readout_hidden=8, avg_num_neighbors=6.0),
+        seed=5, committee_size=3, baselines=[{"kind": "zbl"}],
+    )
+    path = export_lammps(pot, tmp_path / "committee.pt")
+    meta = read_lammps_metadata(path)
+    assert meta["ghost_exchange"] is True and meta["feature_dims"] == [12, 48, 12]
     spec = STRUCTURES["triclinic"]
     atoms = lh.random_structure(spec["cell"], spec["n_atoms"], ("H", "C", "O"), seed=spec["seed"])
     ref = ase_reference(pot, atoms)
@@ -130,4 +158,4 @@ def test_torch_baselines_are_exported_and_match_the_calculator(tmp_path, plugin)
     assert rel(got["forces"], ref["forces"]) <= 1e-8
     stress_lammps = -lh.voigt_ase_from_lammps(got["virial"]) / got["volume"]
     assert rel(stress_lammps, ref["stress"]) <= 1e-8
-    assert rel(got["atom_virial"].sum(axis=0), got["virial"]) <= 1e-8
+    assert rel(got["atom_energy"], ref["energies"]) <= 1e-8
