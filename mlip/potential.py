@@ -37,6 +37,7 @@ from mlip.models.multi_fidelity import learned_term_for, select_fidelity, select
 from mlip.models.network import new_network
 from mlip.potential_format import FORMAT_NAME, FORMAT_VERSION, UNITS, fail as _fail, read_payload
 from mlip.nn.interaction import InteractionBlock
+from mlip.chunked_evaluation import chunked_prediction
 from mlip.types import Edges, Prediction, System
 
 class Potential(nn.Module):
@@ -68,6 +69,9 @@ class Potential(nn.Module):
         self.return_charges = False
         #: calibration factor (dimensionless) of the committee spread; see :meth:`set_uncertainty_scale`
         self.uncertainty_scale = 1.0
+        #: evaluate graphs of more edges in blocks of this many (None: always whole); see
+        #: :meth:`set_max_edges_per_chunk`
+        self.max_edges_per_chunk: Optional[int] = None
 
     @property
     def cutoff(self) -> float:
@@ -152,6 +156,16 @@ class Potential(nn.Module):
         self.uncertainty_scale = float(scale)
         return self
 
+    def set_max_edges_per_chunk(self, max_edges: Optional[int]) -> "Potential":
+        """Bound inference memory: graphs of more than ``max_edges`` edges are evaluated in blocks
+        of receivers, one layer at a time (:mod:`mlip.chunked_evaluation`; one more forward pass
+        of all layers but the last). None: always whole. Training (``create_graph``), committee
+        spreads and Coulomb models are always evaluated whole. Returns the potential."""
+        if max_edges is not None and (isinstance(max_edges, bool) or not isinstance(max_edges, int) or max_edges < 1):
+            raise ConfigError(f"max_edges_per_chunk must be a positive integer or None, got {max_edges!r}")
+        self.max_edges_per_chunk = max_edges
+        return self
+
     def set_backend(self, backend: str = "auto") -> "Potential":
         """Choose the kernels that evaluate this potential, in place (like ``.to()``), and
         return it: "auto" (native when the op library is loaded, else reference), "native"
@@ -208,7 +222,12 @@ class Potential(nn.Module):
             pred = ForceModel([learned])(system, edges, True, compute_stress, create_graph)
         else:
             model = self.model if learned is self.model.terms[0] else ForceModel([learned] + list(self.model.terms)[1:])
-            pred = model(system, edges, True, compute_stress, create_graph)
+            pred = None
+            chunk = self.max_edges_per_chunk
+            if chunk is not None and not create_graph and edges.index.shape[1] > chunk:
+                pred = chunked_prediction(model, system, edges, compute_stress, chunk)
+            if pred is None:
+                pred = model(system, edges, True, compute_stress, create_graph)
             if self.external is not None:
                 pred = self.external.add_to(system, pred, compute_stress)
         if self.return_charges and self.has_charges:

@@ -9,7 +9,8 @@ from ase.build import bulk
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 
 import mlip
-from mlip.export.lammps_layered import LayeredLammpsModel, evaluate_with_exchange, layered_parts
+from mlip.export.lammps_layered import evaluate_with_exchange
+from mlip.layered import LayeredModel, layered_parts
 from model_fixtures import small_config
 
 
@@ -51,7 +52,7 @@ def reference(pot, atoms):
 def check(pot, atoms, scripted=True, rtol=1e-10):
     parts = layered_parts(pot.model)
     assert parts is not None
-    module = LayeredLammpsModel(*parts)
+    module = LayeredModel(*parts)
     if scripted:
         module = torch.jit.script(module)
     positions, numbers, edge_index, n, owner = ghost_graph(atoms, pot.cutoff)
@@ -98,6 +99,6 @@ def test_coulomb_models_have_no_layered_form():
 
 def test_feature_dims_follow_the_architecture():
     pot = mlip.build_potential(small_config(n_layers=3, l_max=2, channels=8), seed=8, committee_size=2)
-    module = LayeredLammpsModel(*layered_parts(pot.model))
+    module = LayeredModel(*layered_parts(pot.model))
     # embedding scalars, two l<=2 layers (9 components), scalars out; two members side by side
     assert module.feature_dims() == [16, 144, 144, 16]

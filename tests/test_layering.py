@@ -29,6 +29,8 @@ LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
     ("models", ("mlip.models",)),
     ("data", ("mlip.data",)),
     ("baselines", ("mlip.baselines",)),
+    ("layer-by-layer evaluation", ("mlip.layered",)),
+    ("memory-bounded inference", ("mlip.chunked_evaluation",)),
     ("potential file format", ("mlip.potential_format",)),
     ("potential files", ("mlip.potential",)),
     ("applications", ("mlip.calculator", "mlip.train", "mlip.export", "mlip.vibrations", "mlip.uncertainty")),

@@ -46,7 +46,8 @@ import torch
 from mlip.atomic_io import atomic_path
 from mlip.backends import resolve_model_backend
 from mlip.errors import PotentialFileError
-from mlip.export.lammps_layered import ExchangeModel, LayeredLammpsModel, evaluate_with_exchange, layered_parts
+from mlip.export.lammps_layered import ExchangeModel, evaluate_with_exchange
+from mlip.layered import LayeredModel, layered_parts
 from mlip.export.lammps_module import LammpsModel
 from mlip.export.lammps_terms import deploy_term, needs_box
 from mlip.potential import UNITS, Potential, load_potential
@@ -136,7 +137,7 @@ def export_lammps(
     deployed = LammpsModel(terms, needs_box(force_model))
     parts = layered_parts(force_model)
     if parts is not None:  # the layer-by-layer methods (feature exchange) next to the whole-graph forward
-        deployed = ExchangeModel(deployed, LayeredLammpsModel(*parts))
+        deployed = ExchangeModel(deployed, LayeredModel(*parts))
     try:
         with _torchscript_quietly():
             scripted = torch.jit.script(deployed)

@@ -31,146 +31,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from mlip.types import Edges, System
-
-
-class LayeredLammpsModel(nn.Module):
-    """Networks (all with the same number of layers) and pair terms, evaluated one layer at a time.
-
-    Features of all networks are concatenated per atom: ``x_k`` is (n_atoms, D_k) with
-    ``D_k = Σ_nets channels · (l_k + 1)^2`` (see :meth:`feature_dims`)."""
-
-    def __init__(self, networks: List[nn.Module], network_weights: List[float], pair_terms: List[nn.Module],
-                 pair_weights: List[float]):
-        super().__init__()
-        if not networks:
-            raise ValueError("LayeredLammpsModel needs at least one network")
-        layers = {len(net.layers) for net in networks}
-        if len(layers) != 1:
-            raise ValueError(f"networks with different numbers of layers {sorted(layers)} cannot share the exchange")
-        self.networks = nn.ModuleList(networks)
-        self.network_weights: List[float] = [float(w) for w in network_weights]
-        self.pair_terms = nn.ModuleList(pair_terms)
-        self.pair_weights: List[float] = [float(w) for w in pair_weights]
-        self.n_layers = int(layers.pop())
-        self.channels: List[int] = [int(net.embedding.weight.shape[1]) for net in networks]
-        dims = [sum(self.channels)]
-        for k in range(self.n_layers):
-            dims.append(sum(int(net.layers[k].channels) * int(net.layers[k].d_out) for net in networks))
-        self.dims: List[int] = dims
-
-    @torch.jit.export
-    def feature_dims(self) -> List[int]:
-        """``[D_0, ..., D_L]``: features per atom before layer 0, ..., after the last layer."""
-        return self.dims
-
-    @torch.jit.export
-    def embed(self, atomic_numbers: Tensor) -> Tensor:
-        """(n_atoms,) atomic numbers -> x_0 (n_atoms, D_0)."""
-        parts: List[Tensor] = []
-        for net in self.networks:
-            x = net.embed(net.species_index(atomic_numbers))
-            parts.append(x.reshape(x.shape[0], -1))
-        return torch.cat(parts, dim=1)
-
-    @torch.jit.export
-    def geometry(self, vec: Tensor) -> List[Tensor]:
-        """Edge vectors (n_edges, 3), Å -> per network: spherical harmonics, radial basis, envelope."""
-        out: List[Tensor] = []
-        for net in self.networks:
-            sh, basis, env = net.edge_geometry(vec)
-            out.append(sh)
-            out.append(basis)
-            out.append(env)
-        return out
-
-    @torch.jit.export
-    def layer(self, k: int, x: Tensor, atomic_numbers: Tensor, geometry: List[Tensor], edge_index: Tensor,
-              n_local: int) -> Tensor:
-        """Layer ``k``: x_k (n_atoms, D_k) of local and ghost atoms -> x_{k+1} (n_local, D_{k+1}) of
-        the local atoms. Every edge's receiver (``edge_index[0]``) must be local."""
-        receiver = edge_index[0]
-        sender = edge_index[1]
-        parts: List[Tensor] = []
-        offset = 0
-        for i, net in enumerate(self.networks):
-            species = net.species_index(atomic_numbers)
-            for j, block in enumerate(net.layers):
-                if j == k:
-                    width = block.channels * block.d_in
-                    xi = x[:, offset:offset + width].reshape(x.shape[0], block.channels, block.d_in)
-                    y = block(xi, species, geometry[3 * i], geometry[3 * i + 1], geometry[3 * i + 2], sender, receiver,
-                              n_local)
-                    parts.append(y.reshape(n_local, -1))
-                    offset += width
-        return torch.cat(parts, dim=1)
-
-    @torch.jit.export
-    def energy(self, x: Tensor, atomic_numbers: Tensor, vec: Tensor, edge_index: Tensor, n_local: int) -> Tensor:
-        """Atomic energies (n_local,), eV, of the local atoms: readouts of x_L (n_local or more rows,
-        D_L) plus the pair terms on the edges (vectors ``vec``, Å; receivers local)."""
-        n_atoms = atomic_numbers.shape[0]
-        energies = torch.zeros((n_local,), dtype=vec.dtype, device=vec.device)
-        offset = 0
-        for i, net in enumerate(self.networks):
-            species = net.species_index(atomic_numbers[:n_local])
-            width = self.channels[i]
-            scalars = x[:n_local, offset:offset + width]
-            energies = energies + self.network_weights[i] * net.energies_from_scalars(scalars, species)
-            offset += width
-        if len(self.pair_terms) > 0:
-            graph = System(
-                torch.zeros((n_atoms, 3), dtype=vec.dtype, device=vec.device),
-                atomic_numbers,
-                torch.eye(3, dtype=vec.dtype, device=vec.device).unsqueeze(0),
-                torch.zeros((1, 3), dtype=torch.bool, device=vec.device),
-                torch.zeros((n_atoms,), dtype=torch.int64, device=vec.device),
-            )
-            edges = Edges(edge_index, vec)  # r_e = 0 - 0 + vec_e @ I
-            for i, term in enumerate(self.pair_terms):
-                energies = energies + self.pair_weights[i] * term(graph, edges)[:n_local]
-        return energies
-
-
-def layered_parts(force_model: nn.Module) -> Optional[Tuple[List[nn.Module], List[float], List[nn.Module], List[float]]]:
-    """Split a ForceModel's terms into networks and pair terms with their weights (committee
-    means divide), or None when some term cannot run layer by layer (Coulomb, unknown
-    containers of networks, networks of different depths)."""
-    from mlip.export.lammps_terms import needs_box
-
-    if needs_box(force_model):
-        return None
-    nets: List[nn.Module] = []
-    net_w: List[float] = []
-    pairs: List[nn.Module] = []
-    pair_w: List[float] = []
-    for term in force_model.terms:
-        if not _collect(term, 1.0, nets, net_w, pairs, pair_w):
-            return None
-    if not nets or len({len(n.layers) for n in nets}) != 1:
-        return None
-    return nets, net_w, pairs, pair_w
-
-
-def _collect(term: nn.Module, weight: float, nets: List[nn.Module], net_w: List[float], pairs: List[nn.Module],
-             pair_w: List[float]) -> bool:
-    from mlip.baselines.frozen_potential import FrozenPotential
-    from mlip.models.committee import CommitteeMean
-    from mlip.models.equivariant import EquivariantModel
-
-    if isinstance(term, EquivariantModel):
-        nets.append(term)
-        net_w.append(weight)
-        return True
-    if isinstance(term, CommitteeMean):
-        return all(_collect(m, weight / len(term.members), nets, net_w, pairs, pair_w) for m in term.members)
-    if isinstance(term, FrozenPotential):
-        return all(_collect(t, weight, nets, net_w, pairs, pair_w) for t in term.model.terms)
-    if any(isinstance(m, EquivariantModel) for m in term.modules()):
-        return False  # a network inside a container we cannot split into layers
-    pairs.append(term)
-    pair_w.append(weight)
-    return True
+from mlip.layered import LayeredModel
 
 
 def evaluate_with_exchange(module, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int,
@@ -178,7 +39,7 @@ def evaluate_with_exchange(module, positions: Tensor, atomic_numbers: Tensor, ed
     """Reference driver of the layered methods, as ``pair_style mlip`` runs them on one rank.
 
     Args:
-        module: a :class:`LayeredLammpsModel` (eager or TorchScript, or an exported module's
+        module: a :class:`LayeredModel` (eager or TorchScript, or an exported module's
             ``exchange_*`` methods through :class:`_Exported`).
         positions: (n_atoms, 3) local then ghost atoms, Å.
         atomic_numbers: (n_atoms,).
@@ -227,7 +88,7 @@ def _reverse(g: Tensor, owner: Tensor, ghosts: Tensor, n_local: int) -> Tensor:
 
 
 class _Exported:
-    """Uniform access to the layered methods of a LayeredLammpsModel or an exported module."""
+    """Uniform access to the layered methods of a LayeredModel or an exported module."""
 
     def __init__(self, module):
         self._m = module
@@ -241,7 +102,7 @@ class ExchangeModel(nn.Module):
     """What the exported file holds when the model supports feature exchange: the whole-graph
     module as ``forward`` (the fallback) and the layered methods as ``exchange_*``."""
 
-    def __init__(self, full: nn.Module, layered: LayeredLammpsModel):
+    def __init__(self, full: nn.Module, layered: LayeredModel):
         super().__init__()
         self.full = full
         self.layered = layered

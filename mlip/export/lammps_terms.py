@@ -25,6 +25,7 @@ from typing import List
 import torch
 from torch import Tensor, nn
 
+from mlip.layered import needs_box
 from mlip.physics.coulomb import coulomb_atomic_energies
 from mlip.types import Edges, System, empty_edges
 
@@ -91,17 +92,6 @@ class TermSum(nn.Module):
         for term in self.terms:
             total = total + term(graph, edges, n_local, box)
         return total / self.divisor
-
-
-def needs_box(module: nn.Module) -> bool:
-    """True if ``module`` or anything inside it sums over the whole system (Coulomb)."""
-    from mlip.models.equivariant import EquivariantModel
-    from mlip.physics.point_charges import PointCharges
-
-    for m in module.modules():
-        if isinstance(m, PointCharges) or (isinstance(m, EquivariantModel) and m.charge_head is not None):
-            return True
-    return False
 
 
 def deploy_term(term: nn.Module) -> nn.Module:
