@@ -27,7 +27,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from mlip.layered import LayeredModel, layered_parts
+from mlip.layered import LayeredModel, layered_parts, receiver_blocks
 from mlip.types import Edges, Prediction, System, edge_vectors
 
 Block = Tuple[int, int, Tensor, Tensor, Tensor, Tensor]  # a, b, edge ids, atoms, their numbers, local edge_index
@@ -46,7 +46,9 @@ def chunked_prediction(force_model: nn.Module, system: System, edges: Edges, com
     n_atoms = system.positions.shape[0]
     z = system.atomic_numbers
     vec_all = edge_vectors(system, edges).detach()
-    blocks = _blocks(edges.index, n_atoms, max_edges, z)
+    blocks: List[Block] = []
+    for bounds, ids, atoms, local in receiver_blocks(edges.index, n_atoms, max_edges):
+        blocks.append((int(bounds[0]), int(bounds[1]), ids, atoms, z[atoms], local))
     n_layers = module.n_layers
     with torch.no_grad():
         feats: List[Tensor] = [module.embed(z)]
@@ -101,31 +103,3 @@ def chunked_prediction(force_model: nn.Module, system: System, edges: Edges, com
 def _accumulate(g_vec: Tensor, ids: Tensor, g: Optional[Tensor]) -> None:
     if g is not None:
         g_vec.index_add_(0, ids, g)
-
-
-def _blocks(edge_index: Tensor, n_atoms: int, max_edges: int, z: Tensor) -> List[Block]:
-    """Consecutive receiver ranges [a, b) with at most ``max_edges`` edges each (>= 1 atom); per
-    block: its edge ids, its atoms (receivers first, then the other senders), their atomic
-    numbers and the block's edge_index in that numbering."""
-    receiver, sender = edge_index[0], edge_index[1]
-    order = torch.argsort(receiver, stable=True)
-    counts = torch.bincount(receiver, minlength=n_atoms)
-    ends = torch.cumsum(counts, 0)
-    starts = ends - counts
-    slot = torch.full((n_atoms,), -1, dtype=torch.int64, device=edge_index.device)
-    blocks: List[Block] = []
-    a = 0
-    while a < n_atoms:
-        limit = int(starts[a]) + max(1, int(max_edges))
-        b = int(torch.searchsorted(ends, torch.tensor(limit, device=ends.device), right=True))
-        b = min(max(b, a + 1), n_atoms)
-        ids = order[int(starts[a]):int(ends[b - 1])]
-        senders = sender[ids]
-        outside = senders[(senders < a) | (senders >= b)]
-        atoms = torch.cat([torch.arange(a, b, device=edge_index.device), torch.unique(outside)])
-        slot[atoms] = torch.arange(atoms.numel(), device=edge_index.device)
-        local = torch.stack([slot[receiver[ids]], slot[senders]])
-        slot[atoms] = -1
-        blocks.append((a, b, ids, atoms, z[atoms], local))
-        a = b
-    return blocks

@@ -52,6 +52,11 @@ class LayeredModel(nn.Module):
         self.dims: List[int] = dims
 
     @torch.jit.export
+    def blocks(self, edge_index: Tensor, n_receivers: int, max_edges: int) -> List[List[Tensor]]:
+        """See :func:`receiver_blocks`."""
+        return receiver_blocks(edge_index, n_receivers, max_edges)
+
+    @torch.jit.export
     def feature_dims(self) -> List[int]:
         """``[D_0, ..., D_L]``: features per atom before layer 0, ..., after the last layer."""
         return self.dims
@@ -122,6 +127,40 @@ class LayeredModel(nn.Module):
             for i, term in enumerate(self.pair_terms):
                 energies = energies + self.pair_weights[i] * term(graph, edges)[:n_local]
         return energies
+
+
+def receiver_blocks(edge_index: Tensor, n_receivers: int, max_edges: int) -> List[List[Tensor]]:
+    """Cut the receivers ``[0, n_receivers)`` into consecutive ranges ``[a, b)`` of at most
+    ``max_edges`` edges (at least one receiver each). Per block: ``[bounds, edge_ids, atoms,
+    local_edge_index]``: ``bounds = (a, b)``; the block's edges; its atoms, receivers ``a..b-1``
+    first, then every other atom that sends to them; and the block's edge_index in that
+    numbering (receivers ``< b - a``), ready for :meth:`LayeredModel.layer` with ``n_local = b - a``."""
+    receiver, sender = edge_index[0], edge_index[1]
+    device = edge_index.device
+    n_atoms = 1 + max(n_receivers - 1, int(edge_index.max()) if edge_index.numel() > 0 else 0)
+    order = torch.argsort(receiver, stable=True)
+    counts = torch.bincount(receiver, minlength=n_receivers)[:n_receivers]
+    ends = torch.cumsum(counts, 0)
+    starts = ends - counts
+    slot = torch.full((n_atoms,), -1, dtype=torch.int64, device=device)
+    blocks: List[List[Tensor]] = []
+    a = 0
+    while a < n_receivers:
+        limit = int(starts[a]) + max(1, max_edges)
+        b = int(torch.searchsorted(ends, torch.full((1,), limit, dtype=ends.dtype, device=device), right=True)[0])
+        b = min(max(b, a + 1), n_receivers)
+        ids = order[int(starts[a]):int(ends[b - 1])]
+        senders = sender[ids]
+        outside = torch.zeros((n_atoms,), dtype=torch.bool, device=device)
+        outside[senders] = True
+        outside[a:b] = False
+        atoms = torch.cat([torch.arange(a, b, device=device), torch.nonzero(outside).flatten()])
+        slot[atoms] = torch.arange(atoms.shape[0], device=device)
+        local = torch.stack([slot[receiver[ids]], slot[senders]])
+        slot[atoms] = -1
+        blocks.append([torch.tensor([a, b], dtype=torch.int64), ids, atoms, local])
+        a = b
+    return blocks
 
 
 def layered_parts(force_model: nn.Module) -> Optional[Tuple[List[nn.Module], List[float], List[nn.Module], List[float]]]:

@@ -40,6 +40,11 @@ from mlip.nn.interaction import InteractionBlock
 from mlip.chunked_evaluation import chunked_prediction
 from mlip.types import Edges, Prediction, System
 
+#: Graphs with more edges are evaluated in blocks (bounded memory, :mod:`mlip.chunked_evaluation`):
+#: about 20,000 atoms at 5 Å in a metal; ``pair_style mlip``'s ``max_edges`` default is the same.
+DEFAULT_MAX_EDGES_PER_CHUNK = 1 << 20
+
+
 class Potential(nn.Module):
     """An interatomic potential: ``potential(system, edges, compute_stress) -> Prediction``.
 
@@ -71,7 +76,7 @@ class Potential(nn.Module):
         self.uncertainty_scale = 1.0
         #: evaluate graphs of more edges in blocks of this many (None: always whole); see
         #: :meth:`set_max_edges_per_chunk`
-        self.max_edges_per_chunk: Optional[int] = None
+        self.max_edges_per_chunk: Optional[int] = DEFAULT_MAX_EDGES_PER_CHUNK
 
     @property
     def cutoff(self) -> float:

@@ -9,7 +9,7 @@ from ase.build import bulk
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 
 import mlip
-from mlip.export.lammps_layered import evaluate_with_exchange
+from mlip.export.lammps_layered import evaluate_with_exchange, evaluate_with_exchange_in_blocks
 from mlip.layered import LayeredModel, layered_parts
 from model_fixtures import small_config
 
@@ -49,7 +49,7 @@ def reference(pot, atoms):
     return atoms.get_potential_energy(), atoms.get_forces()
 
 
-def check(pot, atoms, scripted=True, rtol=1e-10):
+def check(pot, atoms, scripted=True, rtol=1e-10, max_edges=None):
     parts = layered_parts(pot.model)
     assert parts is not None
     module = LayeredModel(*parts)
@@ -57,7 +57,12 @@ def check(pot, atoms, scripted=True, rtol=1e-10):
         module = torch.jit.script(module)
     positions, numbers, edge_index, n, owner = ghost_graph(atoms, pot.cutoff)
     assert positions.shape[0] > 2 * n  # many ghosts: a small cell, images of images
-    energy, forces, _ = evaluate_with_exchange(module, positions.to(pot.dtype), numbers, edge_index, n, owner)
+    if max_edges is None:
+        energy, forces, _ = evaluate_with_exchange(module, positions.to(pot.dtype), numbers, edge_index, n, owner)
+    else:
+        assert edge_index.shape[1] > 3 * max_edges  # several blocks
+        energy, forces, _ = evaluate_with_exchange_in_blocks(module, positions.to(pot.dtype), numbers, edge_index, n,
+                                                             owner, max_edges)
     total = forces[:n].index_add(0, owner[n:], forces[n:])  # LAMMPS: ghost forces to their owners
     e_ref, f_ref = reference(pot, atoms)
     assert abs(float(energy) - e_ref) <= rtol * max(1.0, abs(e_ref))
@@ -69,6 +74,16 @@ def check(pot, atoms, scripted=True, rtol=1e-10):
 def test_exchange_equals_the_potential_on_a_periodic_crystal(scripted):
     pot = mlip.build_potential(small_config(), seed=3)
     check(pot, crystal(), scripted=scripted)
+
+
+@pytest.mark.parametrize("max_edges", [1, 50])
+def test_exchange_in_blocks_equals_the_potential(max_edges):
+    """Bounded memory: receivers in blocks, earlier layers recomputed, gradients exchanged."""
+    check(mlip.build_potential(small_config(), seed=3), crystal(), max_edges=max_edges)
+    pot = mlip.build_potential(small_config(n_layers=2, l_max=1, channels=4), seed=9, committee_size=2,
+                               baselines=[{"kind": "zbl"}])
+    check(pot, crystal(5), max_edges=max_edges)
+    check(mlip.build_potential(small_config(n_layers=1), seed=10), crystal(6), max_edges=max_edges)
 
 
 def test_exchange_committee_with_pair_baselines():

@@ -155,9 +155,9 @@ torch::Tensor edge_virial(const torch::Tensor &vec, const torch::Tensor &g)
 }    // namespace
 
 double Model::compute_exchange(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                               int64_t n_edges, int64_t n_local, double *forces, double *atom_energy,
-                               double *atom_virial, bool &finite, const Communicate &forward_comm,
-                               const Communicate &reverse_comm)
+                               int64_t n_edges, int64_t n_local, int64_t max_edges, double *forces,
+                               double *atom_energy, double *atom_virial, bool &finite,
+                               const Communicate &forward_comm, const Communicate &reverse_comm)
 {
   if (!impl_->exchange) throw std::runtime_error("this model file has no layer-by-layer (exchange) methods");
   torch::AutoGradMode grad_mode(true);
@@ -171,65 +171,142 @@ double Model::compute_exchange(const double *x, const int64_t *z, int64_t n_atom
   torch::Tensor receiver = edges_cpu[0], sender = edges_cpu[1];
   // all geometry enters through the edge vectors r_e = r_j - r_i (double precision difference)
   torch::Tensor vec_cpu = pos.index_select(0, sender) - pos.index_select(0, receiver);
-  torch::Tensor vec = vec_cpu.to(dev, dt, false, true).requires_grad_(true);
+  torch::Tensor vec_all = vec_cpu.to(dev, dt, false, true);
   torch::Tensor numbers = torch::from_blob(const_cast<int64_t *>(z), {n_atoms}, i64).to(dev, torch::kInt64, false, true);
   torch::Tensor edges = edges_cpu.to(dev, torch::kInt64, false, true);
   const auto &dims = impl_->feature_dims;
-  const int64_t n_layers = (int64_t) dims.size() - 1;
+  const int64_t last = (int64_t) dims.size() - 2;    // index of the last layer
   auto &buffer = impl_->comm_buffer;
 
-  std::vector<torch::Tensor> geo = module.run_method("exchange_geometry", vec).toTensorVector();
-  c10::List<torch::Tensor> geo_list(geo);
-  torch::Tensor feats = module.run_method("exchange_embed", numbers).toTensor().detach();
-  std::vector<torch::Tensor> inputs, outputs;
-  for (int64_t k = 0; k < n_layers; k++) {
-    torch::Tensor xin = feats.detach();
-    if (k > 0) xin.requires_grad_(true);
-    torch::Tensor out = module.run_method("exchange_layer", k, xin, numbers, geo_list, edges, n_local).toTensor();
-    const int64_t d = dims[k + 1];
-    if (out.size(0) != n_local || out.size(1) != d) throw std::runtime_error("exchange_layer returned the wrong shape");
-    // local rows from the layer, ghost rows from their owners (forward communication)
+  // rows (n_atoms x d, model dtype) -> double buffer -> communication -> tensor
+  auto exchange_rows = [&](const torch::Tensor &local_rows, int64_t d) {    // forward: local rows -> ghosts
     buffer.assign((size_t) (n_atoms * d), 0.0);
     torch::Tensor rows = torch::from_blob(buffer.data(), {n_atoms, d}, f64);
-    if (n_local > 0) rows.narrow(0, 0, n_local).copy_(out.detach().to(torch::kCPU, torch::kFloat64));
+    if (n_local > 0) rows.narrow(0, 0, n_local).copy_(local_rows.detach().to(torch::kCPU, torch::kFloat64));
     forward_comm(buffer.data(), (int) d);
-    feats = rows.to(dev, dt, false, true);
-    inputs.push_back(xin);
-    outputs.push_back(out);
-  }
-  torch::Tensor xin = feats.detach().requires_grad_(true);
-  torch::Tensor e_local = module.run_method("exchange_energy", xin, numbers, vec, edges, n_local).toTensor();
-  torch::Tensor energy = e_local.sum();
-  std::vector<torch::Tensor> g0 = torch::autograd::grad({energy}, {xin, vec}, {}, true, false, true);
-  torch::Tensor g_x = g0[0];
-  torch::Tensor g_vec = g0[1].defined() ? g0[1] : torch::zeros_like(vec);
-  std::vector<torch::Tensor> g_geo(geo.size());
-  for (int64_t k = n_layers - 1; k >= 0; k--) {
-    // gradients on ghost rows go back to their owners (reverse communication)
-    const int64_t d = dims[k + 1];
+    return rows.to(dev, dt, false, true);
+  };
+  auto gather_grads = [&](const torch::Tensor &g_all, int64_t d) {    // reverse: ghost rows -> owners
     buffer.assign((size_t) (n_atoms * d), 0.0);
     torch::Tensor rows = torch::from_blob(buffer.data(), {n_atoms, d}, f64);
-    if (g_x.defined()) rows.copy_(g_x.to(torch::kCPU, torch::kFloat64));
+    if (g_all.defined()) rows.copy_(g_all.to(torch::kCPU, torch::kFloat64));
     reverse_comm(buffer.data(), (int) d);
-    torch::Tensor g_out = rows.narrow(0, 0, n_local).to(dev, dt, false, true);
-    std::vector<torch::Tensor> wrt;
-    if (k > 0) wrt.push_back(inputs[k]);
-    for (const auto &t : geo) wrt.push_back(t);
-    std::vector<torch::Tensor> g = torch::autograd::grad({outputs[k]}, wrt, {g_out}, true, false, true);
-    const size_t first = k > 0 ? 1 : 0;
-    for (size_t a = 0; a < geo.size(); a++)
-      if (g[first + a].defined()) g_geo[a] = g_geo[a].defined() ? g_geo[a] + g[first + a] : g[first + a];
-    g_x = k > 0 ? g[0] : torch::Tensor();
-  }
-  std::vector<torch::Tensor> geo_out, geo_grad;
-  for (size_t a = 0; a < geo.size(); a++)
-    if (g_geo[a].defined()) {
-      geo_out.push_back(geo[a]);
-      geo_grad.push_back(g_geo[a]);
+    return rows.narrow(0, 0, n_local).to(dev, dt, false, true);
+  };
+
+  const int64_t limit = max_edges > 0 ? max_edges : n_edges + 1;
+  c10::List<c10::IValue> blocks = module.run_method("exchange_blocks", edges, n_local, limit).toList();
+  torch::Tensor g_vec = torch::zeros_like(vec_all);
+  torch::Tensor e_local;
+  torch::Tensor energy;
+  if (blocks.size() <= 1) {
+    // one pass (also with no local atoms: every rank takes part in every communication): every
+    // layer's graph kept, geometry computed once
+    torch::Tensor vec = vec_all.detach().requires_grad_(true);
+    std::vector<torch::Tensor> geo = module.run_method("exchange_geometry", vec).toTensorVector();
+    c10::List<torch::Tensor> geo_list(geo);
+    torch::Tensor feats = module.run_method("exchange_embed", numbers).toTensor().detach();
+    std::vector<torch::Tensor> inputs, outputs;
+    for (int64_t k = 0; k <= last; k++) {
+      torch::Tensor xin = feats.detach();
+      if (k > 0) xin.requires_grad_(true);
+      torch::Tensor out = module.run_method("exchange_layer", k, xin, numbers, geo_list, edges, n_local).toTensor();
+      if (out.size(0) != n_local || out.size(1) != dims[k + 1])
+        throw std::runtime_error("exchange_layer returned the wrong shape");
+      inputs.push_back(xin);
+      outputs.push_back(out);
+      if (k < last) feats = exchange_rows(out, dims[k + 1]);    // the readout needs local rows only
     }
-  if (!geo_out.empty()) {
-    std::vector<torch::Tensor> gv = torch::autograd::grad(geo_out, {vec}, geo_grad, false, false, true);
-    if (gv[0].defined()) g_vec = g_vec + gv[0];
+    torch::Tensor xin = outputs[last].detach().requires_grad_(true);
+    e_local = module.run_method("exchange_energy", xin, numbers, vec, edges, n_local).toTensor();
+    energy = e_local.sum();
+    std::vector<torch::Tensor> g0 = torch::autograd::grad({energy}, {xin, vec}, {}, true, false, true);
+    torch::Tensor g_x = g0[0];
+    if (g0[1].defined()) g_vec = g_vec + g0[1];
+    std::vector<torch::Tensor> g_geo(geo.size());
+    for (int64_t k = last; k >= 0; k--) {
+      torch::Tensor g_out = k < last ? gather_grads(g_x, dims[k + 1]) : g_x;
+      std::vector<torch::Tensor> wrt;
+      if (k > 0) wrt.push_back(inputs[k]);
+      for (const auto &t : geo) wrt.push_back(t);
+      std::vector<torch::Tensor> g = torch::autograd::grad({outputs[k]}, wrt, {g_out}, true, false, true);
+      const size_t first = k > 0 ? 1 : 0;
+      for (size_t a = 0; a < geo.size(); a++)
+        if (g[first + a].defined()) g_geo[a] = g_geo[a].defined() ? g_geo[a] + g[first + a] : g[first + a];
+      g_x = k > 0 ? g[0] : torch::Tensor();
+    }
+    std::vector<torch::Tensor> geo_out, geo_grad;
+    for (size_t a = 0; a < geo.size(); a++)
+      if (g_geo[a].defined()) {
+        geo_out.push_back(geo[a]);
+        geo_grad.push_back(g_geo[a]);
+      }
+    if (!geo_out.empty()) {
+      std::vector<torch::Tensor> gv = torch::autograd::grad(geo_out, {vec}, geo_grad, false, false, true);
+      if (gv[0].defined()) g_vec = g_vec + gv[0];
+    }
+  } else {
+    // blocks of receivers (bounded memory, see mlip/export/lammps_layered.py): layers 0..L-2
+    // without a graph, then the last layer + readout per block, then earlier layers recomputed
+    struct Block {
+      int64_t a, b;
+      torch::Tensor ids, atoms, z, local;
+    };
+    std::vector<Block> bl;
+    for (const c10::IValue &item : blocks) {
+      std::vector<torch::Tensor> t = item.toTensorVector();
+      auto bounds = t[0].to(torch::kCPU);
+      torch::Tensor atoms = t[2];
+      bl.push_back({bounds[0].item<int64_t>(), bounds[1].item<int64_t>(), t[1], atoms, numbers.index_select(0, atoms), t[3]});
+    }
+    auto geometry = [&](const torch::Tensor &v) {
+      return c10::List<torch::Tensor>(module.run_method("exchange_geometry", v).toTensorVector());
+    };
+    std::vector<torch::Tensor> feats{module.run_method("exchange_embed", numbers).toTensor().detach()};
+    {
+      torch::NoGradGuard no_grad;
+      for (int64_t k = 0; k < last; k++) {
+        torch::Tensor local_rows = torch::zeros({n_local, dims[k + 1]}, vec_all.options());
+        for (const Block &B : bl) {
+          torch::Tensor out = module.run_method("exchange_layer", k, feats[k].index_select(0, B.atoms), B.z,
+                                                geometry(vec_all.index_select(0, B.ids)), B.local, B.b - B.a).toTensor();
+          local_rows.narrow(0, B.a, B.b - B.a).copy_(out);
+        }
+        feats.push_back(exchange_rows(local_rows, dims[k + 1]));
+      }
+    }
+    e_local = torch::zeros({n_local}, vec_all.options());
+    torch::Tensor g_x = torch::zeros({n_atoms, dims[last]}, vec_all.options());
+    for (const Block &B : bl) {
+      torch::Tensor xin = feats[last].index_select(0, B.atoms);
+      if (last > 0) xin.requires_grad_(true);
+      torch::Tensor v = vec_all.index_select(0, B.ids).requires_grad_(true);
+      torch::Tensor out = module.run_method("exchange_layer", last, xin, B.z, geometry(v), B.local, B.b - B.a).toTensor();
+      torch::Tensor e = module.run_method("exchange_energy", out, B.z, v, B.local, B.b - B.a).toTensor();
+      std::vector<torch::Tensor> wrt{v};
+      if (last > 0) wrt.push_back(xin);
+      std::vector<torch::Tensor> g = torch::autograd::grad({e.sum()}, wrt, {}, false, false, true);
+      if (g[0].defined()) g_vec.index_add_(0, B.ids, g[0]);
+      if (last > 0 && g[1].defined()) g_x.index_add_(0, B.atoms, g[1]);
+      e_local.narrow(0, B.a, B.b - B.a).copy_(e.detach());
+    }
+    for (int64_t k = last - 1; k >= 0; k--) {
+      torch::Tensor g_out = gather_grads(g_x, dims[k + 1]);
+      g_x = torch::zeros({n_atoms, dims[k]}, vec_all.options());
+      for (const Block &B : bl) {
+        torch::Tensor xin = feats[k].index_select(0, B.atoms);
+        if (k > 0) xin.requires_grad_(true);
+        torch::Tensor v = vec_all.index_select(0, B.ids).requires_grad_(true);
+        torch::Tensor out = module.run_method("exchange_layer", k, xin, B.z, geometry(v), B.local, B.b - B.a).toTensor();
+        std::vector<torch::Tensor> wrt{v};
+        if (k > 0) wrt.push_back(xin);
+        std::vector<torch::Tensor> g =
+            torch::autograd::grad({out}, wrt, {g_out.narrow(0, B.a, B.b - B.a)}, false, false, true);
+        if (g[0].defined()) g_vec.index_add_(0, B.ids, g[0]);
+        if (k > 0 && g[1].defined()) g_x.index_add_(0, B.atoms, g[1]);
+      }
+    }
+    energy = e_local.sum();
   }
   // dE/dr_j = g_e, dE/dr_i = -g_e for r_e = r_j - r_i: F_i += g_e, F_j -= g_e
   torch::Tensor g = g_vec.detach().to(torch::kCPU, torch::kFloat64).contiguous();
@@ -240,7 +317,7 @@ double Model::compute_exchange(const double *x, const int64_t *z, int64_t n_atom
   if (atom_energy) {
     std::fill(atom_energy, atom_energy + n_atoms, 0.0);
     torch::Tensor el = e_local.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-    std::memcpy(atom_energy, el.data_ptr<double>(), sizeof(double) * n_local);
+    if (n_local > 0) std::memcpy(atom_energy, el.data_ptr<double>(), sizeof(double) * n_local);
   }
   if (atom_virial) {
     torch::Tensor w = edge_virial(vec_cpu, g);

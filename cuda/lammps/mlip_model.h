@@ -57,13 +57,16 @@ class Model {
   using Communicate = std::function<void(double *buffer, int dim)>;
 
   // One layer-by-layer evaluation. Every edge's receiver (edge_index[0..n_edges)) is a local atom
-  // (< n_local); senders are local or ghost atoms. Fills forces (n_atoms*3, ghost forces still to
-  // be summed onto their owners), atom_energy (n_atoms: local entries, ghosts 0; if non-null) and
-  // atom_virial (n_atoms*6, if non-null); returns the energy of the local atoms. Calls
-  // forward_comm once per layer and reverse_comm once per layer, on every rank alike.
+  // (< n_local); senders are local or ghost atoms. With more than max_edges edges (> 0) the local
+  // receivers are evaluated in blocks of at most max_edges edges (bounded memory; earlier layers
+  // recomputed). Fills forces (n_atoms*3, ghost forces still to be summed onto their owners),
+  // atom_energy (n_atoms: local entries, ghosts 0; if non-null) and atom_virial (n_atoms*6, if
+  // non-null); returns the energy of the local atoms. Calls forward_comm and reverse_comm
+  // n_layers - 1 times each, on every rank alike.
   double compute_exchange(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                          int64_t n_edges, int64_t n_local, double *forces, double *atom_energy, double *atom_virial,
-                          bool &finite, const Communicate &forward_comm, const Communicate &reverse_comm);
+                          int64_t n_edges, int64_t n_local, int64_t max_edges, double *forces, double *atom_energy,
+                          double *atom_virial, bool &finite, const Communicate &forward_comm,
+                          const Communicate &reverse_comm);
 
  private:
   struct Impl;

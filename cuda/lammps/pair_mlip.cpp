@@ -28,12 +28,16 @@ using namespace LAMMPS_NS;
 // The export format this pair style reads (mlip.export.lammps.FORMAT_VERSION).
 static constexpr int MLIP_LAMMPS_FORMAT_VERSION = 2;
 static const char *MLIP_LAMMPS_FORMAT_NAME = "mlip-lammps";
+// Feature exchange: a rank with more edges evaluates its local atoms in blocks of at most this
+// many edges (memory bounded; earlier layers recomputed): mlip.potential's default too.
+static constexpr int64_t kDefaultMaxEdges = 1 << 20;
 
 /* ---------------------------------------------------------------------- */
 
 PairMLIP::PairMLIP(LAMMPS *lmp) :
     Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), receptive_field_(0.0), long_range_(false),
-    total_charge_(0.0), exchange_wanted_(true), exchange_(false), comm_rows_(nullptr), comm_dim_(0),
+    total_charge_(0.0), exchange_wanted_(true), exchange_(false), max_edges_(kDefaultMaxEdges), comm_rows_(nullptr),
+    comm_dim_(0),
     auto_comm_cutoff_(0.0)
 {
   single_enable = 0;
@@ -83,6 +87,7 @@ void PairMLIP::settings(int narg, char **arg)
   op_libraries_.clear();
   total_charge_ = 0.0;
   exchange_wanted_ = true;
+  max_edges_ = kDefaultMaxEdges;
   int iarg = 0;
   while (iarg < narg) {
     std::string key = arg[iarg];
@@ -97,8 +102,13 @@ void PairMLIP::settings(int narg, char **arg)
         error->all(FLERR, "pair_style mlip: total_charge must be a finite number (e), got {}", arg[iarg + 1]);
     } else if (key == "exchange") {
       exchange_wanted_ = utils::logical(FLERR, arg[iarg + 1], false, lmp) == 1;
+    } else if (key == "max_edges") {
+      max_edges_ = utils::bnumeric(FLERR, arg[iarg + 1], false, lmp);
+      if (max_edges_ < 0)
+        error->all(FLERR, "pair_style mlip: max_edges must be >= 0 (0: never split a rank's graph), got {}",
+                   arg[iarg + 1]);
     } else {
-      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops, total_charge, exchange)");
+      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops, total_charge, exchange, max_edges)");
     }
     iarg += 2;
   }

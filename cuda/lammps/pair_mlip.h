@@ -1,6 +1,7 @@
 /* pair_style mlip: mlip's E(3)-equivariant message-passing potentials in LAMMPS.
  *
  *   pair_style mlip [device cpu|cuda|cuda:N] [ops /path/libops.so ...] [total_charge Q] [exchange yes|no]
+ *                   [max_edges N]
  *   pair_coeff * * model.pt El1 El2 ...     (one element per LAMMPS atom type)
  *
  * Default for short-range models (files with ghost_exchange): ghost atoms one cutoff (+ skin) deep,
@@ -68,6 +69,7 @@ class PairMLIP : public Pair {
   double total_charge_;       // pair_style keyword total_charge (e), read by Coulomb terms
   bool exchange_wanted_;      // pair_style keyword exchange yes|no (default yes)
   bool exchange_;             // this run exchanges node features per layer (model supports it, no Coulomb)
+  int64_t max_edges_;         // pair_style keyword max_edges: bigger graphs run in blocks (0: never)
   double *comm_rows_;         // the rows being communicated (n_atoms x comm_dim_), owned by the model
   int comm_dim_;
 

@@ -88,7 +88,7 @@ void PairMLIP::compute_exchange()
   bool finite = true;
   try {
     energy = model_->compute_exchange(positions_.data(), z_.data(), nall, edges_.data(), n_edges, nlocal,
-                                      forces_.data(), eflag_atom ? atom_energy_.data() : nullptr,
+                                      max_edges_, forces_.data(), eflag_atom ? atom_energy_.data() : nullptr,
                                       vflag_atom ? atom_virial_.data() : nullptr, finite, forward, reverse);
   } catch (std::exception &e) {
     error->one(FLERR, "pair_style mlip: model evaluation (feature exchange) failed on rank {} at step {} ({} local, "

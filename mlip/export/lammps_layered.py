@@ -8,8 +8,9 @@ deep only and LAMMPS's own communication completes them between layers:
 
 * ``x_0 = embed(Z)`` on every local and ghost atom (it depends on the species only);
 * layer ``k``: ``x_{k+1}[local] = layer(k, x_k[local + ghost], edges)`` with edges whose receiver
-  is local (senders local or ghost); then a *forward* communication copies each owner's
-  ``x_{k+1}`` to its ghost copies (on this rank or others);
+  is local (senders local or ghost); then, except after the last layer (the readout needs local
+  features only), a *forward* communication copies each owner's ``x_{k+1}`` to its ghost copies
+  (on this rank or others): ``n_layers - 1`` forward and as many reverse communications per step;
 * ``E = Σ_{local} ε_i(x_L)`` plus pair terms (ZBL, LJ, ...) on the same edges.
 
 The backward pass runs the layers in reverse: ``∂E/∂x_{k+1}`` on ghost rows is sent back to the
@@ -56,21 +57,24 @@ def evaluate_with_exchange(module, positions: Tensor, atomic_numbers: Tensor, ed
     vec = (positions[edge_index[1]] - positions[edge_index[0]]).detach().requires_grad_(True)
     geo = m.geometry(vec)
     x = m.embed(atomic_numbers).detach()
+    last = len(m.feature_dims()) - 2
     inputs: List[Tensor] = []
     outputs: List[Tensor] = []
-    for k in range(len(m.feature_dims()) - 1):
+    for k in range(last + 1):
         xin = x.detach().requires_grad_(k > 0)
         out = m.layer(k, xin, atomic_numbers, geo, edge_index, n_local)
-        x = torch.cat([out.detach(), out.detach()[owner[ghosts]]])  # forward communication
         inputs.append(xin)
         outputs.append(out)
-    xin = x.detach().requires_grad_(True)
+        if k < last:  # forward communication; the last layer's features stay local (the readout's)
+            x = torch.cat([out.detach(), out.detach()[owner[ghosts]]])
+    xin = outputs[last].detach().requires_grad_(True)
     energy = m.energy(xin, atomic_numbers, vec, edge_index, n_local).sum()
     g_x, g_vec = torch.autograd.grad(energy, [xin, vec], allow_unused=True)
     g_vec = torch.zeros_like(vec) if g_vec is None else g_vec
     g_geo = [torch.zeros_like(t) for t in geo]
-    for k in range(len(outputs) - 1, -1, -1):
-        g_x = _reverse(g_x, owner, ghosts, n_local)
+    for k in range(last, -1, -1):
+        if k < last:  # gradients of ghost rows back to their owners (reverse communication)
+            g_x = _reverse(g_x, owner, ghosts, n_local)
         wrt = ([inputs[k]] if k > 0 else []) + list(geo)
         grads = torch.autograd.grad([outputs[k]], wrt, [g_x], retain_graph=True, allow_unused=True)
         for a, g in enumerate(grads[len(grads) - len(geo):]):
@@ -80,6 +84,58 @@ def evaluate_with_exchange(module, positions: Tensor, atomic_numbers: Tensor, ed
     g_vec = g_vec + torch.autograd.grad(geo, [vec], g_geo, allow_unused=True)[0]
     forces = torch.zeros_like(positions).index_add(0, edge_index[0], g_vec).index_add(0, edge_index[1], -g_vec)
     return energy.detach(), forces, g_vec
+
+
+def evaluate_with_exchange_in_blocks(module, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
+                                     n_local: int, owner: Tensor, max_edges: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """:func:`evaluate_with_exchange` with bounded memory, as ``pair_style mlip max_edges N`` runs it
+    when a rank has more than N edges: the local receivers in blocks of at most ``max_edges``
+    edges (:func:`mlip.layered.receiver_blocks`); layers ``0 .. L-2`` first without a graph
+    (features only, exchanged after each layer), then the last layer and the readout block by
+    block with a graph, then the earlier layers recomputed block by block, in reverse, each
+    pulled back with the reverse-communicated feature gradients (see
+    :mod:`mlip.chunked_evaluation`, the same algorithm without ghosts). Same returns."""
+    m = _Exported(module)
+    n_atoms = positions.shape[0]
+    ghosts = torch.arange(n_local, n_atoms, device=positions.device)
+    vec_all = (positions[edge_index[1]] - positions[edge_index[0]]).detach()
+    dims = m.feature_dims()
+    last = len(dims) - 2
+    blocks = [(int(bd[0]), int(bd[1]), ids, atoms, local) for bd, ids, atoms, local in m.blocks(edge_index, n_local, max_edges)]
+    with torch.no_grad():
+        feats = [m.embed(atomic_numbers)]
+        for k in range(last):
+            rows = vec_all.new_zeros((n_atoms, dims[k + 1]))
+            for a, b, ids, atoms, local in blocks:
+                rows[a:b] = m.layer(k, feats[k][atoms], atomic_numbers[atoms], m.geometry(vec_all[ids]), local, b - a)
+            rows[n_local:] = rows[owner[ghosts]]  # forward communication
+            feats.append(rows)
+    g_vec = torch.zeros_like(vec_all)
+    energy = vec_all.new_zeros(())
+    g_x = vec_all.new_zeros((n_atoms, dims[last]))
+    for a, b, ids, atoms, local in blocks:
+        xin = feats[last][atoms].requires_grad_(last > 0)
+        vec = vec_all[ids].requires_grad_(True)
+        z = atomic_numbers[atoms]
+        e = m.energy(m.layer(last, xin, z, m.geometry(vec), local, b - a), z, vec, local, b - a).sum()
+        grads = torch.autograd.grad([e], [vec, xin] if last > 0 else [vec], allow_unused=True)
+        g_vec.index_add_(0, ids, grads[0])
+        if last > 0:
+            g_x.index_add_(0, atoms, grads[1])
+        energy = energy + e.detach()
+    for k in range(last - 1, -1, -1):
+        g_out = _reverse(g_x, owner, ghosts, n_local)
+        g_x = vec_all.new_zeros((n_atoms, dims[k]))
+        for a, b, ids, atoms, local in blocks:
+            xin = feats[k][atoms].requires_grad_(k > 0)
+            vec = vec_all[ids].requires_grad_(True)
+            out = m.layer(k, xin, atomic_numbers[atoms], m.geometry(vec), local, b - a)
+            grads = torch.autograd.grad([out], [vec, xin] if k > 0 else [vec], [g_out[a:b]], allow_unused=True)
+            g_vec.index_add_(0, ids, grads[0])
+            if k > 0:
+                g_x.index_add_(0, atoms, grads[1])
+    forces = torch.zeros_like(positions).index_add(0, edge_index[0], g_vec).index_add(0, edge_index[1], -g_vec)
+    return energy, forces, g_vec
 
 
 def _reverse(g: Tensor, owner: Tensor, ghosts: Tensor, n_local: int) -> Tensor:
@@ -116,6 +172,10 @@ class ExchangeModel(nn.Module):
     @torch.jit.export
     def exchange_feature_dims(self) -> List[int]:
         return self.layered.feature_dims()
+
+    @torch.jit.export
+    def exchange_blocks(self, edge_index: Tensor, n_receivers: int, max_edges: int) -> List[List[Tensor]]:
+        return self.layered.blocks(edge_index, n_receivers, max_edges)
 
     @torch.jit.export
     def exchange_embed(self, atomic_numbers: Tensor) -> Tensor:

@@ -105,10 +105,13 @@ def test_communication_cutoff_smaller_than_the_receptive_field_is_refused(models
     run_input(tmp_path, models["f64"][1], after_read="comm_modify cutoff 6.0")
 
 
-def test_unknown_exchange_value_is_refused(models, tmp_path):
+def test_bad_exchange_and_max_edges_values_are_refused(models, tmp_path):
     with pytest.raises(Exception) as err:
         run_input(tmp_path, models["f64"][1], pair_style="mlip exchange maybe")
-    assert "exchange" in str(err.value) or "boolean" in str(err.value).lower()
+    assert "boolean" in str(err.value).lower()
+    with pytest.raises(Exception) as err:
+        run_input(tmp_path, models["f64"][1], pair_style="mlip max_edges -5")
+    assert "max_edges must be >= 0" in str(err.value)
 
 
 def test_newton_pair_off_and_non_metal_units_are_refused(models, tmp_path):

@@ -26,7 +26,7 @@ atom_modify map array
 boundary p p p
 processors ${{px}} 1 1
 read_data nve.data
-pair_style mlip exchange ${{exchange}}
+pair_style mlip exchange ${{exchange}} max_edges ${{max_edges}}
 pair_coeff * * {model} H C O
 neighbor 1.0 bin
 timestep {timestep_ps}
@@ -53,12 +53,14 @@ def nve_runs(models, tmp_path_factory):
     text = NVE_INPUT.format(plugin=lh.ensure_plugin(), model=model_path, timestep_ps=TIMESTEP_FS * 1e-3,
                             n_steps=N_STEPS)
     runs = {}
-    for exchange in ("yes", "no"):
+    # "blocks": feature exchange with each rank's graph evaluated in blocks of <= 100 edges
+    for exchange, max_edges in (("yes", 0), ("no", 0), ("blocks", 100)):
         for n in (1, 2):
-            done = lh.run_lmp(text, workdir, n_ranks=n, variables={"px": n, "np": n, "exchange": exchange})
+            variables = {"px": n, "np": n, "exchange": "no" if exchange == "no" else "yes", "max_edges": max_edges}
+            done = lh.run_lmp(text, workdir, n_ranks=n, variables=variables)
             assert done.returncode == 0, done.stdout[-3000:]
             runs[exchange, n] = ((workdir / f"log.np{n}").read_text(),
-                                 (workdir / f"forces.{exchange}.np{n}.dump").read_text())
+                                 (workdir / f"forces.{variables['exchange']}.np{n}.dump").read_text())
     return {"runs": runs, "atoms": atoms, "velocities": velocities, "potential": pot}
 
 
@@ -84,13 +86,13 @@ def ghost_atoms(log: str) -> float:
     return float(re.search(r"Nghost:\s+(\S+)", log).group(1))
 
 
-@pytest.mark.parametrize("exchange", ["yes", "no"])
+@pytest.mark.parametrize("exchange", ["yes", "no", "blocks"])
 def test_mpirun_np2_equals_np1_over_100_nve_steps(nve_runs, exchange):
     (log1, dump1), (log2, dump2) = nve_runs["runs"][exchange, 1], nve_runs["runs"][exchange, 2]
     assert "2 by 1 by 1 MPI processor grid" in log2
     if exchange == "no":  # ghosts reach 3 x 3 Å + skin
         assert "communication cutoff set to 10 A" in log2
-    else:  # ghosts one cutoff + skin deep, features exchanged
+    else:  # ghosts one cutoff + skin deep, features exchanged (16 = 4 channels x 4 components, l <= 1)
         assert "communication cutoff set" not in log2
         assert "ghost atoms one cutoff deep, 16 doubles per atom exchanged per layer" in log2
     assert int(re.search(r"Neighbor list builds = (\d+)", log2).group(1)) > 0  # atoms migrate
@@ -115,9 +117,10 @@ def test_mpirun_np2_equals_np1_over_100_nve_steps(nve_runs, exchange):
         assert np.abs(sa1 - sa2).max() <= 1e-10 * np.abs(sa1).max()
 
 
+@pytest.mark.parametrize("exchange", ["yes", "blocks"])
 @pytest.mark.parametrize("n_ranks", [1, 2])
-def test_feature_exchange_equals_the_whole_graph_with_far_fewer_ghosts(nve_runs, n_ranks):
-    (log_x, dump_x), (log_w, dump_w) = nve_runs["runs"]["yes", n_ranks], nve_runs["runs"]["no", n_ranks]
+def test_feature_exchange_equals_the_whole_graph_with_far_fewer_ghosts(nve_runs, n_ranks, exchange):
+    (log_x, dump_x), (log_w, dump_w) = nve_runs["runs"][exchange, n_ranks], nve_runs["runs"]["no", n_ranks]
     _, rows_x = lh.thermo_table(log_x)
     _, rows_w = lh.thermo_table(log_w)
     a, b = np.array(rows_x, dtype=float), np.array(rows_w, dtype=float)

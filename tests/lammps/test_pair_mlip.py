@@ -53,10 +53,11 @@ def rel(a, b) -> float:
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
 
-@pytest.mark.parametrize("exchange", ["yes", "no"])
+@pytest.mark.parametrize("exchange", ["yes", "no", "yes max_edges 7"])
 @pytest.mark.parametrize("name", sorted(STRUCTURES))
 def test_lammps_equals_ase_calculator_periodic_float64(name, exchange, models, tmp_path):
-    """Both LAMMPS paths: node features exchanged per layer (default) and the whole graph."""
+    """Both LAMMPS paths: node features exchanged per layer (default; also in blocks of at most 7
+    edges) and the whole graph."""
     pot, path = models["f64"]
     spec = STRUCTURES[name]
     atoms = lh.random_structure(spec["cell"], spec["n_atoms"], ("H", "C", "O"), seed=spec["seed"])
@@ -108,7 +109,7 @@ def test_lammps_float32_model_matches_float32_calculator(models, tmp_path):
     assert rel(got["forces"], ref64["forces"]) <= 1e-3
 
 
-@pytest.mark.parametrize("exchange", ["yes", "no"])
+@pytest.mark.parametrize("exchange", ["yes", "no", "yes max_edges 7"])
 def test_torch_baselines_are_exported_and_match_the_calculator(exchange, tmp_path, plugin):
     """ZBL + Lennard-Jones baselines travel in the file; LJ's 6.5 Å cutoff exceeds the 2-layer
     network's reach (2 x 3 Å), so it sets both the edge cutoff and the ghost shell."""
