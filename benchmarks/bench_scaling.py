@@ -12,7 +12,7 @@ l_max 1, 32 channels, 5 Å) and the NequIP shape of benchmarks/peers (float32, 4
 32 channels, 5 Å, random weights). Results: ``benchmarks/results/scaling.json``.
 
 Usage: python benchmarks/bench_scaling.py [--models cuau-emt nequip-shape] [--sizes 500 4000 32000]
-       [--modes whole chunked] [--max-edges 262144] [--steps 3] [--repeat 3]
+       [--modes whole chunked] [--max-edges 1048576] [--steps 3] [--repeat 3]
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     p.add_argument("--models", nargs="+", default=["cuau-emt", "nequip-shape"])
     p.add_argument("--sizes", type=int, nargs="+", default=[500, 4000, 32000])
     p.add_argument("--modes", nargs="+", default=["whole", "chunked"])
-    p.add_argument("--max-edges", type=int, default=262144)
+    p.add_argument("--max-edges", type=int, default=1 << 20, help="block size of chunked mode (default: the Potential default)")
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--output", default=os.path.join(HERE, "results", "scaling.json"))

@@ -53,7 +53,7 @@ PairMLIP::PairMLIP(LAMMPS *lmp) :
   // the same large tensors every step, and glibc's defaults fault them in again each time
   // (see mlip/allocator.py and benchmarks/bench_allocator.py). Same settings as mlip's CLI.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, -1);    // never trim (blocks free GiBs at once)
 #endif
 }
 
