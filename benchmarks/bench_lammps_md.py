@@ -41,7 +41,7 @@ atom_style atomic
 atom_modify map array
 boundary p p p
 read_data {data}
-pair_style mlip ops {ops} exchange {exchange}
+pair_style mlip ops {ops} exchange {exchange} {extra}
 pair_coeff * * {model} Cu Au
 velocity all create 300 1 dist gaussian loop geom
 timestep 0.002
@@ -88,7 +88,7 @@ def bench_size(lh, n_target, args, ops_path):
         for k in range(args.repeat):
             for name, exchange, n in cases:
                 text = INPUT.format(plugin=lh.ensure_plugin(), data=data, ops=ops_path, exchange=exchange, model=model,
-                                    steps=args.steps, dump="")
+                                    steps=args.steps, dump="", extra="")
                 rate, g = lammps_run(lh, work, text, n)
                 rates[f"{name}, np {n}"].append(rate)
                 ghosts[f"{name}, np {n}"] = g
@@ -111,12 +111,13 @@ def bench_size(lh, n_target, args, ops_path):
                 dump = (f"dump d all custom {args.trajectory_steps} traj.np{n}.dump id x y z fx fy fz\n"
                         "dump_modify d sort id format float %.17g")
                 text = INPUT.format(plugin=lh.ensure_plugin(), data=data, ops=ops_path, exchange="yes", model=model64,
-                                    steps=args.trajectory_steps, dump=dump)
+                                    steps=args.trajectory_steps, dump=dump, extra=f"max_edges {args.trajectory_max_edges}")
                 lammps_run(lh, work, text, n)
                 frames[n] = final_frame(os.path.join(work, f"traj.np{n}.dump"))
             a, b = frames[1], frames[2]
             out["trajectory"] = {
                 "steps": args.trajectory_steps,
+                "max_edges": args.trajectory_max_edges,
                 "max_abs_position_difference_A": float(np.abs(a[:, 1:4] - b[:, 1:4]).max()),
                 "max_relative_force_difference": float(np.abs(a[:, 4:7] - b[:, 4:7]).max() / np.abs(a[:, 4:7]).max()),
             }
@@ -153,6 +154,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--trajectory-steps", type=int, default=0)
+    p.add_argument("--trajectory-max-edges", type=int, default=1 << 20,
+                   help="pair_style mlip max_edges of the float64 trajectory runs (memory per rank)")
     p.add_argument("--output", default=os.path.join(HERE, "results", "lammps_md.json"))
     args = p.parse_args(argv)
     import lammps_helpers as lh
