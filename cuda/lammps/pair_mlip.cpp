@@ -327,3 +327,34 @@ void PairMLIP::compute(int eflag, int vflag)
     compute_whole_graph(eflag, vflag);
   if (vflag_fdotr) virial_fdotr_compute();
 }
+
+/* ----------------------------------------------------------------------
+   both paths: stop every rank together on non-finite output (before the integrator sees it),
+   then add forces_, atom_energy_, atom_virial_ (entry c belongs to LAMMPS atom index[c], or to
+   atom c when index is null) and the energy
+------------------------------------------------------------------------- */
+
+void PairMLIP::add_results(double energy, bool finite, const int *index, int n)
+{
+  finite = finite && std::isfinite(energy);
+  int bad = finite ? 0 : 1, any_bad = 0;
+  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, world);
+  if (any_bad)
+    error->all(FLERR, "pair_style mlip: the model returned non-finite energy, forces or virial at step {} "
+                      "(overlapping atoms or a structure far outside the training data?); stopping instead of "
+                      "integrating on invalid forces",
+               update->ntimestep);
+  double **f = atom->f;
+  for (int c = 0; c < n; c++) {
+    const int k = index ? index[c] : c;
+    f[k][0] += forces_[3 * c + 0];
+    f[k][1] += forces_[3 * c + 1];
+    f[k][2] += forces_[3 * c + 2];
+  }
+  if (eflag_global) eng_vdwl += energy;
+  if (eflag_atom)
+    for (int k = 0; k < atom->nlocal; k++) eatom[k] += atom_energy_[k];    // local atoms keep their index
+  if (vflag_atom)
+    for (int c = 0; c < n; c++)
+      for (int m = 0; m < 6; m++) vatom[index ? index[c] : c][m] += atom_virial_[6 * c + m];
+}

@@ -53,6 +53,7 @@ class PairMLIP : public Pair {
   void allocate();
   void compute_whole_graph(int eflag, int vflag);    // ghosts over the receptive field, one model call
   void compute_exchange();                           // ghosts one cutoff deep, features exchanged per layer
+  void add_results(double energy, bool finite, const int *index, int n);    // both paths' common ending
 
   std::unique_ptr<mlip_lammps::Model> model_;
   std::string device_;

@@ -30,7 +30,6 @@ using namespace LAMMPS_NS;
 void PairMLIP::compute_exchange()
 {
   double **x = atom->x;
-  double **f = atom->f;
   const int *type = atom->type;
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
@@ -96,26 +95,7 @@ void PairMLIP::compute_exchange()
                comm->me, update->ntimestep, nlocal, nall - nlocal, n_edges, e.what());
   }
   comm_rows_ = nullptr;
-  finite = finite && std::isfinite(energy);
-  int bad = finite ? 0 : 1, any_bad = 0;
-  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, world);
-  if (any_bad)
-    error->all(FLERR, "pair_style mlip: the model returned non-finite energy, forces or virial at step {} "
-                      "(overlapping atoms or a structure far outside the training data?); stopping instead of "
-                      "integrating on invalid forces",
-               update->ntimestep);
-
-  for (int k = 0; k < nall; k++) {
-    f[k][0] += forces_[3 * k + 0];
-    f[k][1] += forces_[3 * k + 1];
-    f[k][2] += forces_[3 * k + 2];
-  }
-  if (eflag_global) eng_vdwl += energy;
-  if (eflag_atom)
-    for (int k = 0; k < nlocal; k++) eatom[k] += atom_energy_[k];
-  if (vflag_atom)
-    for (int k = 0; k < nall; k++)
-      for (int m = 0; m < 6; m++) vatom[k][m] += atom_virial_[6 * k + m];
+  add_results(energy, finite, nullptr, nall);
 }
 
 /* ----------------------------------------------------------------------

@@ -23,7 +23,6 @@ using namespace LAMMPS_NS;
 void PairMLIP::compute_whole_graph(int, int)
 {
   double **x = atom->x;
-  double **f = atom->f;
   const int *type = atom->type;
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
@@ -129,30 +128,8 @@ void PairMLIP::compute_whole_graph(int, int)
       error->one(FLERR, "pair_style mlip: model evaluation failed on rank {} at step {} ({} atoms, {} edges): {}",
                  comm->me, update->ntimestep, n_kept, n_edges, e.what());
     }
-    finite = finite && std::isfinite(energy);
   }
-  // Every rank learns whether any rank got non-finite output, so all stop together, before the
-  // integrator ever sees invalid forces.
-  int bad = finite ? 0 : 1, any_bad = 0;
-  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, world);
-  if (any_bad)
-    error->all(FLERR, "pair_style mlip: the model returned non-finite energy, forces or virial at step {} "
-                      "(overlapping atoms or a structure far outside the training data?); stopping instead of "
-                      "integrating on invalid forces",
-               update->ntimestep);
-
-  for (int c = 0; c < n_kept; c++) {
-    const int k = kept_[c];
-    f[k][0] += forces_[3 * c + 0];
-    f[k][1] += forces_[3 * c + 1];
-    f[k][2] += forces_[3 * c + 2];
-  }
-  if (eflag_global) eng_vdwl += energy;
-  if (eflag_atom)
-    for (int k = 0; k < nlocal; k++) eatom[k] += atom_energy_[k];    // local atoms keep their index
-  if (vflag_atom)
-    for (int c = 0; c < n_kept; c++)
-      for (int m = 0; m < 6; m++) vatom[kept_[c]][m] += atom_virial_[6 * c + m];
+  add_results(energy, finite, kept_.data(), n_kept);
   // sum r x F over local and ghost atoms (fdotr) misses the Coulomb energy's explicit cell
   // dependence (Ewald): the model returns that part (LAMMPS clears vflag_global when it uses fdotr)
   if (vflag_global || vflag_fdotr)
