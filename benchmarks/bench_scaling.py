@@ -104,8 +104,12 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--output", default=os.path.join(HERE, "results", "scaling.json"))
+    p.add_argument("--append", action="store_true", help="keep the rows already in OUTPUT (runs of other sizes)")
     args = p.parse_args(argv)
     rows = []
+    if args.append and os.path.exists(args.output):
+        with open(args.output) as fh:
+            rows = json.load(fh)["rows"]
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for model in args.models:
         for n in args.sizes:

@@ -1,5 +1,6 @@
 /* Torch translation unit of pair_style mlip: load the TorchScript export, run it. */
 #include "mlip_model.h"
+#include "mlip_model_impl.h"
 
 #include <dlfcn.h>
 
@@ -21,16 +22,6 @@ namespace mlip_lammps {
 namespace {
 const char *kMetadataFile = "mlip_lammps.json";
 }
-
-struct Model::Impl {
-  torch::jit::Module module;
-  torch::Device device{torch::kCPU};
-  torch::ScalarType dtype{torch::kFloat64};
-  std::string metadata;
-  bool exchange{false};
-  std::vector<int64_t> feature_dims;
-  std::vector<double> comm_buffer;    // n_atoms x dim, the rows LAMMPS communicates
-};
 
 Model::Model(const std::string &path, const std::string &device, const std::vector<std::string> &op_libraries)
     : impl_(new Impl)
@@ -71,6 +62,11 @@ Model::Model(const std::string &path, const std::string &device, const std::vect
   if (impl_->module.find_method("exchange_feature_dims")) {
     impl_->exchange = true;
     impl_->feature_dims = impl_->module.run_method("exchange_feature_dims").toIntVector();
+  }
+  if (impl_->module.find_method("coulomb_energy")) {
+    impl_->coulomb = true;
+    for (const auto &c : impl_->module.run_method("coulomb_conserves").toListRef()) impl_->conserves.push_back(c.toBool());
+    impl_->real_space_cutoff = impl_->module.run_method("coulomb_real_space_cutoff").toDouble();
   }
   // The plain interpreter: no shape profiling and re-specialisation when the atom and edge
   // counts change from step to step, and the same arithmetic as eager PyTorch.

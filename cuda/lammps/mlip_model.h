@@ -68,6 +68,30 @@ class Model {
                           double *atom_virial, bool &finite, const Communicate &forward_comm,
                           const Communicate &reverse_comm);
 
+  // Coulomb models split across MPI ranks (mlip.export.lammps_coulomb; true if the file has them).
+  bool has_coulomb_ranks() const;
+  // Per charge set: true when the total charge is imposed on it (learned charges).
+  const std::vector<bool> &coulomb_conserves() const;
+  // Pairs (and ghost atoms) must reach this far (Å): the largest Ewald real-space cutoff.
+  double coulomb_real_space_cutoff() const;
+  // Charges q~ (n_local x n_sets, e) of the local atoms before the total charge is imposed.
+  void coulomb_raw_charges(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
+                           int64_t n_edges, int64_t n_local, double *raw);
+  // This rank's share of the structure factors and total charges (to be summed over ranks).
+  std::vector<double> coulomb_structure_factors(const double *x_local, const double *q_local, int64_t n_local,
+                                                const double *cell);
+  // This rank's Coulomb energy (eV). pairs: 2*n_pairs (i local, j any, j != i) closer than the
+  // real-space cutoff; q: n_all x n_sets charges (ghosts' from their owners); factors: the summed
+  // structure factors. Fills g_pos (n_all*3, dE/dr of the real-space part), g_recip (n_local*3,
+  // dE/dr of the reciprocal part), g_q (n_all*n_sets, dE/dq) and recip_virial (6, xx yy zz xy xz yz).
+  double coulomb_energy(const double *x, const double *q, int64_t n_all, int64_t n_local, const int64_t *pairs,
+                        int64_t n_pairs, const double *cell, const std::vector<double> &factors, double *g_pos,
+                        double *g_recip, double *g_q, double *recip_virial, bool &finite);
+  // Short-range energy of the local atoms (eV) and forces (n_atoms*3) of E_short + sum q~ G
+  // (G: n_local x n_sets, dE_Coulomb/dq~ in V).
+  double coulomb_network(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
+                         int64_t n_edges, int64_t n_local, const double *charge_gradients, double *forces, bool &finite);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -36,7 +36,7 @@ static constexpr int64_t kDefaultMaxEdges = 1 << 20;
 
 PairMLIP::PairMLIP(LAMMPS *lmp) :
     Pair(lmp), device_("cpu"), cutoff_(0.0), n_layers_(0), receptive_field_(0.0), long_range_(false),
-    total_charge_(0.0), exchange_wanted_(true), exchange_(false), max_edges_(kDefaultMaxEdges), comm_rows_(nullptr),
+    total_charge_(0.0), coulomb_mode_("auto"), coulomb_split_(false), exchange_wanted_(true), exchange_(false), max_edges_(kDefaultMaxEdges), comm_rows_(nullptr),
     comm_dim_(0),
     auto_comm_cutoff_(0.0)
 {
@@ -86,6 +86,7 @@ void PairMLIP::settings(int narg, char **arg)
   device_ = "cpu";
   op_libraries_.clear();
   total_charge_ = 0.0;
+  coulomb_mode_ = "auto";
   exchange_wanted_ = true;
   max_edges_ = kDefaultMaxEdges;
   int iarg = 0;
@@ -100,6 +101,12 @@ void PairMLIP::settings(int narg, char **arg)
       total_charge_ = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
       if (!std::isfinite(total_charge_))
         error->all(FLERR, "pair_style mlip: total_charge must be a finite number (e), got {}", arg[iarg + 1]);
+    } else if (key == "coulomb") {
+      coulomb_mode_ = arg[iarg + 1];
+      if (coulomb_mode_ != "auto" && coulomb_mode_ != "split" && coulomb_mode_ != "box")
+        error->all(FLERR, "pair_style mlip: coulomb must be auto, split (Ewald sum split across MPI ranks) or box "
+                          "(all atoms on one rank), got '{}'",
+                   coulomb_mode_);
     } else if (key == "exchange") {
       exchange_wanted_ = utils::logical(FLERR, arg[iarg + 1], false, lmp) == 1;
     } else if (key == "max_edges") {
@@ -108,7 +115,7 @@ void PairMLIP::settings(int narg, char **arg)
         error->all(FLERR, "pair_style mlip: max_edges must be >= 0 (0: never split a rank's graph), got {}",
                    arg[iarg + 1]);
     } else {
-      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops, total_charge, exchange, max_edges)");
+      error->all(FLERR, "pair_style mlip: unknown keyword '" + key + "' (known: device, ops, total_charge, coulomb, exchange, max_edges)");
     }
     iarg += 2;
   }
@@ -181,6 +188,8 @@ void PairMLIP::coeff(int narg, char **arg)
   comm_forward = comm_reverse = 0;
   if (exchange_)
     for (int64_t d : model_->feature_dims()) comm_forward = comm_reverse = std::max(comm_forward, (int) d);
+  if (long_range_ && model_->has_coulomb_ranks())    // charges and their gradients, one per charge set
+    comm_forward = comm_reverse = std::max(comm_forward, (int) model_->coulomb_conserves().size());
   try {
     model_->set_dtype(dtype);
   } catch (std::exception &e) {
@@ -235,17 +244,25 @@ void PairMLIP::init_style()
                update->unit_style);
   if (comm->mode != Comm::SINGLE)
     error->all(FLERR, "pair_style mlip requires comm_modify mode single (one communication cutoff)");
-  if (long_range_) {
+  const int n_periodic = domain->xperiodic + domain->yperiodic + domain->zperiodic;
+  // Coulomb split across ranks (Ewald, periodic boxes): on request, or by default on > 1 rank
+  coulomb_split_ = long_range_ && model_->has_coulomb_ranks() && n_periodic == 3 &&
+      (coulomb_mode_ == "split" || (coulomb_mode_ == "auto" && comm->nprocs > 1));
+  if (long_range_ && coulomb_mode_ == "split" && !coulomb_split_)
+    error->all(FLERR, "pair_style mlip: coulomb split needs a box periodic in all three directions (Ewald) and a "
+                      "model file with the split methods (export it again with this mlip); use coulomb box on one "
+                      "rank otherwise");
+  if (long_range_ && !coulomb_split_) {
     // The model sums the Coulomb energy over this rank's local atoms in the box: exact only when
     // they are all the atoms.
     if (comm->nprocs > 1)
       error->all(FLERR,
                  "pair_style mlip: the model has a long-range Coulomb term (learned or fixed charges), which sums over "
                  "ALL atoms; pair_style mlip evaluates it on one MPI rank only, but this run uses {} ranks. Run on one "
-                 "rank (mpirun -np 1; torch threads and a GPU still parallelise the model), or export a short-range "
-                 "model (long_range='none', no point_charges baseline) for domain decomposition",
+                 "rank (mpirun -np 1; torch threads and a GPU still parallelise the model), use a box periodic in all "
+                 "three directions (the Ewald sum is then split across ranks: pair_style mlip coulomb split), or "
+                 "export a short-range model (long_range='none', no point_charges baseline) for domain decomposition",
                  comm->nprocs);
-    const int n_periodic = domain->xperiodic + domain->yperiodic + domain->zperiodic;
     if (n_periodic != 0 && n_periodic != 3)
       error->all(FLERR,
                  "pair_style mlip: the model's Coulomb term needs a box periodic in all three directions (Ewald) or in "
@@ -267,7 +284,9 @@ void PairMLIP::init_style()
     comm->cutghostuser = 0.0;    // raised by this pair style for an earlier whole-graph run: not needed now
     auto_comm_cutoff_ = 0.0;
   }
-  const double needed = (exchange_ ? cutoff_ : receptive_field_) + neighbor->skin;
+  // Coulomb split: ghosts (and pairs) also out to the Ewald real-space cutoff
+  const double reach = coulomb_split_ ? std::max(receptive_field_, model_->coulomb_real_space_cutoff()) : receptive_field_;
+  const double needed = (exchange_ ? cutoff_ : reach) + neighbor->skin;
   const double pair_reach = cutoff_ + neighbor->skin;    // what LAMMPS provides by itself
   if (needed > pair_reach) {
     if (comm->cutghostuser == 0.0 || comm->cutghostuser == auto_comm_cutoff_) {
@@ -277,8 +296,10 @@ void PairMLIP::init_style()
         if (comm->me == 0)
           utils::logmesg(lmp,
                          "pair_style mlip: communication cutoff set to {:.6g} A = receptive field {:.6g} A "
-                         "({} layers) + {:.6g} A skin\n",
-                         needed, receptive_field_, n_layers_, neighbor->skin);
+                         "({} layers){} + {:.6g} A skin\n",
+                         needed, receptive_field_, n_layers_,
+                         coulomb_split_ ? fmt::format(" or Ewald real-space cutoff {:.6g} A", model_->coulomb_real_space_cutoff()) : "",
+                         neighbor->skin);
       }
     } else if (comm->cutghostuser < needed) {
       error->all(FLERR,
@@ -323,9 +344,13 @@ void PairMLIP::compute(int eflag, int vflag)
   ev_init(eflag, vflag);
   if (exchange_)
     compute_exchange();
+  else if (coulomb_split_)
+    compute_coulomb_split();
   else
     compute_whole_graph(eflag, vflag);
+  const bool with_virial = vflag_global || vflag_fdotr;    // (virial_fdotr_compute clears vflag_fdotr)
   if (vflag_fdotr) virial_fdotr_compute();
+  if (coulomb_split_) add_reciprocal(with_virial);
 }
 
 /* ----------------------------------------------------------------------

@@ -53,6 +53,11 @@ class PairMLIP : public Pair {
   void allocate();
   void compute_whole_graph(int eflag, int vflag);    // ghosts over the receptive field, one model call
   void compute_exchange();                           // ghosts one cutoff deep, features exchanged per layer
+  void compute_coulomb_split();                      // Coulomb model, Ewald sum split across ranks
+  void add_reciprocal(bool with_virial);             // its reciprocal forces and virial (after fdotr)
+  int build_whole_graph();                           // kept_, edges_, positions_, z_ of the whole-graph call
+  void build_coulomb_pairs(double cutoff);           // coulomb_pairs_: (i local, j any) within cutoff
+  void box_rows(double *cell) const;                 // LAMMPS's box as rows a, b, c (Å)
   void add_results(double energy, bool finite, const int *index, int n);    // both paths' common ending
 
   std::unique_ptr<mlip_lammps::Model> model_;
@@ -68,6 +73,8 @@ class PairMLIP : public Pair {
   double receptive_field_;    // how far an atom's energy reaches (Å): ghosts needed
   bool long_range_;           // Coulomb terms: sums over all atoms in the box (one MPI rank only)
   double total_charge_;       // pair_style keyword total_charge (e), read by Coulomb terms
+  std::string coulomb_mode_;  // pair_style keyword coulomb auto|split|box (default auto)
+  bool coulomb_split_;        // this run splits the Ewald sum across ranks (mlip/export/lammps_coulomb.py)
   bool exchange_wanted_;      // pair_style keyword exchange yes|no (default yes)
   bool exchange_;             // this run exchanges node features per layer (model supports it, no Coulomb)
   int64_t max_edges_;         // pair_style keyword max_edges: bigger graphs run in blocks (0: never)
@@ -89,6 +96,12 @@ class PairMLIP : public Pair {
   std::vector<double> forces_;
   std::vector<double> atom_energy_;
   std::vector<double> atom_virial_;
+  // Coulomb split across ranks: per-step buffers
+  std::vector<double> raw_charges_, charges_, charge_grads_;    // n_local or n_all rows x n_sets
+  std::vector<int64_t> coulomb_pairs_;                          // (2, n_pairs)
+  std::vector<double> all_positions_, real_grads_, recip_grads_, net_forces_;
+  std::vector<int> bin_head_, bin_next_;
+  double recip_virial_[6];
 };
 
 }    // namespace LAMMPS_NS

@@ -22,6 +22,48 @@ using namespace LAMMPS_NS;
 
 void PairMLIP::compute_whole_graph(int, int)
 {
+  const int nlocal = atom->nlocal;
+  const int n_kept = build_whole_graph();
+  const int64_t n_edges = (int64_t) edges_.size() / 2;
+  forces_.assign(3 * (size_t) n_kept, 0.0);
+  if (eflag_atom) atom_energy_.assign(n_kept, 0.0);
+  if (vflag_atom) atom_virial_.assign(6 * (size_t) n_kept, 0.0);
+
+  // LAMMPS's box: rows a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd) (Å)
+  double cell[9];
+  box_rows(cell);
+  const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
+  if (long_range_ && (bigint) nlocal != atom->natoms)
+    error->one(FLERR, "pair_style mlip: the Coulomb term needs all {} atoms on this rank, it holds {}", atom->natoms,
+               nlocal);
+  double cell_virial[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  double energy = 0.0;
+  bool finite = true;
+  if (n_kept > 0) {
+    try {
+      energy = model_->compute(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal, cell, pbc,
+                               total_charge_, forces_.data(), eflag_atom ? atom_energy_.data() : nullptr,
+                               vflag_atom ? atom_virial_.data() : nullptr, cell_virial, finite);
+    } catch (std::exception &e) {
+      error->one(FLERR, "pair_style mlip: model evaluation failed on rank {} at step {} ({} atoms, {} edges): {}",
+                 comm->me, update->ntimestep, n_kept, n_edges, e.what());
+    }
+  }
+  add_results(energy, finite, kept_.data(), n_kept);
+  // sum r x F over local and ghost atoms (fdotr) misses the Coulomb energy's explicit cell
+  // dependence (Ewald): the model returns that part (LAMMPS clears vflag_global when it uses fdotr)
+  if (vflag_global || vflag_fdotr)
+    for (int m = 0; m < 6; m++) virial[m] += cell_virial[m];
+}
+
+/* ----------------------------------------------------------------------
+   the graph the whole-graph model call needs: edges within the cutoff from the full neighbour
+   list of local and ghost atoms, pruned to n_layers hops from the local atoms; fills kept_,
+   edges_ (2, n_edges), positions_ and z_; returns the number of kept atoms (local ones first)
+------------------------------------------------------------------------- */
+
+int PairMLIP::build_whole_graph()
+{
   double **x = atom->x;
   const int *type = atom->type;
   const int nlocal = atom->nlocal;
@@ -92,7 +134,6 @@ void PairMLIP::compute_whole_graph(int, int)
   edges_.clear();
   for (size_t e = 0; e < senders_.size(); e++)
     if (hop_[receivers_[e]] < n_layers_) edges_.push_back(new_index_[receivers_[e]]);
-  const int64_t n_edges = (int64_t) edges_.size();
   for (size_t e = 0; e < senders_.size(); e++)
     if (hop_[receivers_[e]] < n_layers_) edges_.push_back(new_index_[senders_[e]]);    // (2, n_edges)
 
@@ -105,33 +146,12 @@ void PairMLIP::compute_whole_graph(int, int)
     positions_[3 * c + 2] = x[k][2];
     z_[c] = type_z_[type[k]];
   }
-  forces_.assign(3 * (size_t) n_kept, 0.0);
-  if (eflag_atom) atom_energy_.assign(n_kept, 0.0);
-  if (vflag_atom) atom_virial_.assign(6 * (size_t) n_kept, 0.0);
+  return n_kept;
+}
 
-  // LAMMPS's box: rows a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd) (Å)
+void PairMLIP::box_rows(double *cell) const
+{
   const double *h = domain->h;
-  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
-  const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
-  if (long_range_ && (bigint) nlocal != atom->natoms)
-    error->one(FLERR, "pair_style mlip: the Coulomb term needs all {} atoms on this rank, it holds {}", atom->natoms,
-               nlocal);
-  double cell_virial[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-  double energy = 0.0;
-  bool finite = true;
-  if (n_kept > 0) {
-    try {
-      energy = model_->compute(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal, cell, pbc,
-                               total_charge_, forces_.data(), eflag_atom ? atom_energy_.data() : nullptr,
-                               vflag_atom ? atom_virial_.data() : nullptr, cell_virial, finite);
-    } catch (std::exception &e) {
-      error->one(FLERR, "pair_style mlip: model evaluation failed on rank {} at step {} ({} atoms, {} edges): {}",
-                 comm->me, update->ntimestep, n_kept, n_edges, e.what());
-    }
-  }
-  add_results(energy, finite, kept_.data(), n_kept);
-  // sum r x F over local and ghost atoms (fdotr) misses the Coulomb energy's explicit cell
-  // dependence (Ewald): the model returns that part (LAMMPS clears vflag_global when it uses fdotr)
-  if (vflag_global || vflag_fdotr)
-    for (int m = 0; m < 6; m++) virial[m] += cell_virial[m];
+  const double rows[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  for (int m = 0; m < 9; m++) cell[m] = rows[m];
 }

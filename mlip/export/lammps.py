@@ -46,6 +46,7 @@ import torch
 from mlip.atomic_io import atomic_path
 from mlip.backends import resolve_model_backend
 from mlip.errors import PotentialFileError
+from mlip.export.lammps_coulomb import CoulombRanksModel, distributed_coulomb
 from mlip.export.lammps_layered import ExchangeModel, evaluate_with_exchange
 from mlip.layered import LayeredModel, layered_parts
 from mlip.export.lammps_module import LammpsModel
@@ -136,6 +137,8 @@ def export_lammps(
         raise ExportError(f"the potential cannot be deployed to LAMMPS: {exc}") from exc
     deployed = LammpsModel(terms, needs_box(force_model))
     parts = layered_parts(force_model)
+    if deployed.has_box_terms:  # the Ewald sum split across MPI ranks next to the one-rank forward
+        deployed = CoulombRanksModel(deployed, distributed_coulomb(force_model))
     if parts is not None:  # the layer-by-layer methods (feature exchange) next to the whole-graph forward
         deployed = ExchangeModel(deployed, LayeredModel(*parts))
     try:
@@ -151,6 +154,7 @@ def export_lammps(
         _check_against_eager(potential, scripted, dtype)
     metadata = lammps_metadata(potential, dtype)
     metadata["ghost_exchange"] = parts is not None
+    metadata["coulomb_ranks"] = hasattr(scripted, "coulomb_energy")
     metadata["feature_dims"] = list(scripted.exchange_feature_dims()) if parts is not None else []
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

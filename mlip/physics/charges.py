@@ -37,7 +37,11 @@ class ChargeHead(nn.Module):
         self.shift = nn.Parameter(torch.zeros(n_species))
 
     def forward(self, scalars: Tensor, species: Tensor, system_index: Tensor, total_charge: Tensor) -> Tensor:
+        return conserve_total_charge(self.raw_charges(scalars, species), system_index, total_charge)
+
+    @torch.jit.export
+    def raw_charges(self, scalars: Tensor, species: Tensor) -> Tensor:
+        """q̃ (n_atoms,) e before the total charge is imposed (see the module docstring)."""
         h = torch.nn.functional.silu(scalars @ (self.w1 / math.sqrt(self.w1.shape[0])))
         raw = (h @ (self.w2 / math.sqrt(self.w2.shape[0]))).squeeze(1)
-        raw = self.scale[species] * raw + self.shift[species]
-        return conserve_total_charge(raw, system_index, total_charge)
+        return self.scale[species] * raw + self.shift[species]

@@ -2,8 +2,9 @@
 energy of its learned charges (and of fixed point charges) over all atoms in LAMMPS's box — direct
 sum for a finite ionic cluster, Ewald for periodic rock-salt-like cells, triclinic included —
 and LAMMPS's energy, forces, global virial, per-atom energies and the sum of per-atom virials
-equal the Python potential to ~1e-10 relative (float64, random weights). On two MPI ranks, or in
-a box periodic along some directions only, pair_style mlip stops with a clear error."""
+equal the Python potential to ~1e-10 relative (float64, random weights). A finite box on two MPI
+ranks, or a box periodic along some directions only, stops with a clear error (periodic boxes on
+many ranks: test_lammps_coulomb_ranks.py)."""
 import copy
 
 import ase
@@ -160,14 +161,16 @@ def test_total_charge_reaches_the_charge_head_in_lammps(exported, tmp_path):
     assert neutral["energy"] == pytest.approx(python_reference(pot, atoms, 0.0)["energy"], rel=RTOL)
 
 
-def test_coulomb_model_on_two_mpi_ranks_is_a_clear_error(exported, tmp_path):
-    atoms = rock_salt_cell().repeat((2, 1, 1))
+def test_coulomb_model_in_a_finite_box_on_two_mpi_ranks_is_a_clear_error(exported, tmp_path):
+    """A finite (non-periodic) box needs the direct sum over all pairs: one rank only. (Periodic
+    boxes split the Ewald sum across ranks: tests/lammps/test_lammps_coulomb_ranks.py.)"""
+    atoms = ionic_cluster(10)
     lh.write_data(tmp_path / "nacl.data", atoms, ELEMENTS)
     text = f"""
 plugin load {lh.ensure_plugin()}
 units metal
 atom_style atomic
-boundary p p p
+boundary f f f
 read_data nacl.data
 pair_style mlip
 pair_coeff * * {exported['learned'][1]} Na Cl
