@@ -1,7 +1,7 @@
 /* pair_style mlip: mlip's E(3)-equivariant message-passing potentials in LAMMPS.
  *
  *   pair_style mlip [device cpu|cuda|cuda:N] [ops /path/libops.so ...] [total_charge Q] [exchange yes|no]
- *                   [max_edges N]
+ *                   [max_edges N] [coulomb auto|split|box]
  *   pair_coeff * * model.pt El1 El2 ...     (one element per LAMMPS atom type)
  *
  * Default for short-range models (files with ghost_exchange): ghost atoms one cutoff (+ skin) deep,
@@ -15,9 +15,10 @@
  * n_layers x cutoff + skin (the communication cutoff is raised to that automatically, or
  * checked when set with comm_modify cutoff). Energy = sum over local atoms; forces on ghosts
  * are summed back to their owners (newton pair on). A model with a long-range Coulomb term
- * (learned or fixed charges) needs all atoms on one MPI rank: it sums the Coulomb energy over the
- * local atoms in the box (direct sum, or Ewald for a fully periodic box) and is refused on more
- * ranks. See docs/lammps.md.
+ * (learned or fixed charges), `coulomb box`: all atoms on one MPI rank, the Coulomb energy summed
+ * over the local atoms in the box (direct sum, or Ewald for a fully periodic box); `coulomb split`
+ * (default on more ranks in a periodic box): the Ewald sum split across ranks
+ * (pair_mlip_coulomb.cpp). See docs/lammps.md.
  */
 #ifndef LMP_PAIR_MLIP_H
 #define LMP_PAIR_MLIP_H
@@ -71,7 +72,7 @@ class PairMLIP : public Pair {
   double cutoff_;             // edges (Å): the largest cutoff of any term
   int n_layers_;              // message-passing steps (graph pruning depth)
   double receptive_field_;    // how far an atom's energy reaches (Å): ghosts needed
-  bool long_range_;           // Coulomb terms: sums over all atoms in the box (one MPI rank only)
+  bool long_range_;           // Coulomb terms: sums over all atoms (one rank, or split across ranks)
   double total_charge_;       // pair_style keyword total_charge (e), read by Coulomb terms
   std::string coulomb_mode_;  // pair_style keyword coulomb auto|split|box (default auto)
   bool coulomb_split_;        // this run splits the Ewald sum across ranks (mlip/export/lammps_coulomb.py)

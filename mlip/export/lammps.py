@@ -106,7 +106,8 @@ def export_lammps(
             calculator), or the compiled module disagrees with the potential.
 
     Coulomb terms (``long_range="coulomb"``, point-charge baselines) are exported; LAMMPS then
-    runs the model on one MPI rank only (see ``docs/lammps.md``).
+    splits their Ewald sum across MPI ranks in a periodic box (:mod:`mlip.export.lammps_coulomb`)
+    and runs a finite box on one rank (see ``docs/lammps.md``).
 
     Example:
         >>> import tempfile, os, mlip
@@ -179,7 +180,7 @@ def lammps_metadata(potential: Potential, dtype: torch.dtype) -> Dict[str, Any]:
         "network_cutoff_A": float(potential.config.cutoff),
         "n_layers": n_layers,
         "receptive_field_A": receptive_field,
-        # Coulomb terms sum over all atoms in the box: pair_style mlip runs them on one MPI rank
+        # Coulomb terms sum over all atoms: one rank (finite box) or the Ewald sum split across ranks
         "long_range": "coulomb" if needs_box(potential.model) else "none",
         "baselines": list(meta.get("baselines") or []),
         "dtype": str(dtype).replace("torch.", ""),

@@ -8,7 +8,8 @@ eV, where
   (ghosts are explicit images; ``edges`` have zero shifts), and
 * ``box`` holds the ``n_local`` local atoms only, with LAMMPS's cell (rows, Å), periodicity and
   the stated total charge (e). It is meaningful only when the local atoms are ALL the atoms
-  (one MPI rank): the pair style refuses more ranks for models with a box term.
+  (one MPI rank, ``pair_style mlip coulomb box``); on many ranks the pair style uses the split
+  Ewald sum of :mod:`mlip.export.lammps_coulomb` instead.
 
 Short-range terms (the network without charges, ZBL, LJ, ...) ignore ``box``. A network with a
 charge head computes its features (and so its charges) on ``graph`` — exact for local atoms,
