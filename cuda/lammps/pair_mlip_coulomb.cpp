@@ -161,8 +161,17 @@ void PairMLIP::build_coulomb_pairs(double cutoff)
       lo[d] = std::min(lo[d], x[k][d]);
       hi[d] = std::max(hi[d], x[k][d]);
     }
+  for (int d = 0; d < 3; d++)
+    if (!std::isfinite(lo[d]) || !std::isfinite(hi[d])) return;    // the model's output stops the run
+  // bins at least `cutoff` wide, and not many more bins than atoms (a sparse or stretched box)
   int nb[3];
-  for (int d = 0; d < 3; d++) nb[d] = std::max(1, std::min(1024, (int) std::floor((hi[d] - lo[d]) / cutoff)));
+  for (int d = 0; d < 3; d++) nb[d] = std::max(1, (int) std::min(1024.0, std::floor((hi[d] - lo[d]) / cutoff)));
+  while ((double) nb[0] * nb[1] * nb[2] > 8.0 * nall + 27.0) {
+    int widest = 0;
+    for (int d = 1; d < 3; d++)
+      if (nb[d] > nb[widest]) widest = d;
+    nb[widest] = std::max(1, nb[widest] / 2);
+  }
   auto bin_of = [&](int k, int *b) {
     for (int d = 0; d < 3; d++) {
       const double width = (hi[d] - lo[d]) / nb[d];
