@@ -74,9 +74,10 @@ class Model {
   const std::vector<bool> &coulomb_conserves() const;
   // Pairs (and ghost atoms) must reach this far (Å): the largest Ewald real-space cutoff.
   double coulomb_real_space_cutoff() const;
-  // Charges q~ (n_local x n_sets, e) of the local atoms before the total charge is imposed.
-  void coulomb_raw_charges(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                           int64_t n_edges, int64_t n_local, double *raw);
+  // The networks on the graph, their autograd graph kept until coulomb_network_finish: fills the
+  // charges q~ (n_local x n_sets, e) of the local atoms before the total charge is imposed.
+  void coulomb_network_begin(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
+                             int64_t n_edges, int64_t n_local, double *raw);
   // This rank's share of the structure factors and total charges (to be summed over ranks).
   std::vector<double> coulomb_structure_factors(const double *x_local, const double *q_local, int64_t n_local,
                                                 const double *cell);
@@ -87,10 +88,10 @@ class Model {
   double coulomb_energy(const double *x, const double *q, int64_t n_all, int64_t n_local, const int64_t *pairs,
                         int64_t n_pairs, const double *cell, const std::vector<double> &factors, double *g_pos,
                         double *g_recip, double *g_q, double *recip_virial, bool &finite);
-  // Short-range energy of the local atoms (eV) and forces (n_atoms*3) of E_short + sum q~ G
-  // (G: n_local x n_sets, dE_Coulomb/dq~ in V).
-  double coulomb_network(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                         int64_t n_edges, int64_t n_local, const double *charge_gradients, double *forces, bool &finite);
+  // Back-propagates E_short + sum q~ G through the graph kept by coulomb_network_begin (G:
+  // n_local x n_sets, dE_Coulomb/dq~ in V): fills forces (n_atoms*3, the atoms given to begin),
+  // returns the short-range energy of the local atoms (eV).
+  double coulomb_network_finish(const double *charge_gradients, double *forces, bool &finite);
 
  private:
   struct Impl;

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <torch/autograd.h>
+
 namespace mlip_lammps {
 
 namespace {
@@ -28,15 +30,20 @@ bool Model::has_coulomb_ranks() const { return impl_->coulomb; }
 const std::vector<bool> &Model::coulomb_conserves() const { return impl_->conserves; }
 double Model::coulomb_real_space_cutoff() const { return impl_->real_space_cutoff; }
 
-void Model::coulomb_raw_charges(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                                int64_t n_edges, int64_t n_local, double *raw)
+void Model::coulomb_network_begin(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
+                                  int64_t n_edges, int64_t n_local, double *raw)
 {
   require(impl_->coulomb);
-  auto r = impl_->module.run_method("coulomb_raw_charges", impl_->in(x, {n_atoms, 3}), impl_->in(z, {n_atoms}),
-                                    impl_->in(edge_index, {2, n_edges}), n_local)
-               .toTensor();
+  auto res = impl_->module
+                 .run_method("coulomb_network_forward", impl_->in(x, {n_atoms, 3}), impl_->in(z, {n_atoms}),
+                             impl_->in(edge_index, {2, n_edges}), n_local)
+                 .toTuple();
+  const auto &el = res->elements();
+  impl_->pending_energy = el[0].toTensor();
+  impl_->pending_raw = el[1].toTensor();
+  impl_->pending_positions = el[2].toTensor();
   bool finite = true;
-  out(r, raw, n_local, (int64_t) impl_->conserves.size(), "charges", finite);
+  out(impl_->pending_raw.detach(), raw, n_local, (int64_t) impl_->conserves.size(), "charges", finite);
 }
 
 std::vector<double> Model::coulomb_structure_factors(const double *x_local, const double *q_local, int64_t n_local,
@@ -73,22 +80,22 @@ double Model::coulomb_energy(const double *x, const double *q, int64_t n_all, in
   return energy;
 }
 
-double Model::coulomb_network(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                              int64_t n_edges, int64_t n_local, const double *charge_gradients, double *forces,
-                              bool &finite)
+double Model::coulomb_network_finish(const double *charge_gradients, double *forces, bool &finite)
 {
-  require(impl_->coulomb);
-  const int64_t n_sets = (int64_t) impl_->conserves.size();
-  auto res = impl_->module
-                 .run_method("coulomb_network", impl_->in(x, {n_atoms, 3}), impl_->in(z, {n_atoms}),
-                             impl_->in(edge_index, {2, n_edges}), n_local,
-                             impl_->in(charge_gradients, {n_local, n_sets}))
-                 .toTuple();
-  const auto &el = res->elements();
+  require(impl_->coulomb && impl_->pending_positions.defined());
+  torch::Tensor pos = impl_->pending_positions, energy = impl_->pending_energy, raw = impl_->pending_raw;
+  impl_->pending_positions = impl_->pending_energy = impl_->pending_raw = torch::Tensor();    // graph freed below
+  const int64_t n_atoms = pos.size(0);
+  torch::Tensor g = impl_->in(charge_gradients, {raw.size(0), raw.size(1)});
+  torch::Tensor total = energy + (raw * g).sum();
+  torch::Tensor f = torch::zeros_like(pos);
+  if (total.requires_grad()) {
+    auto grads = torch::autograd::grad({total}, {pos}, {}, false, false, true);
+    if (grads[0].defined()) f = -grads[0];
+  }
   finite = true;
-  double energy = el[0].toTensor().to(torch::kCPU, torch::kFloat64).item<double>();
-  out(el[1].toTensor(), forces, n_atoms, 3, "forces", finite);
-  return energy;
+  out(f, forces, n_atoms, 3, "forces", finite);
+  return energy.detach().to(torch::kCPU, torch::kFloat64).item<double>();
 }
 
 }    // namespace mlip_lammps

@@ -2,14 +2,14 @@
  *
  * The Ewald sum of the model's charges split across LAMMPS's domains (the math and the
  * surrogates: mlip/export/lammps_coulomb.py). Per step, on every rank:
- *   1. the networks' raw charges of the local atoms (whole graph: ghosts to the receptive field);
+ *   1. the networks (whole graph: ghosts to the receptive field), graph kept: short-range energy and
+ *      the raw charges of the local atoms;
  *   2. total charge imposed with sums over ranks (MPI_Allreduce); charges sent to ghosts (forward comm);
  *   3. this rank's structure factors, summed over ranks (MPI_Allreduce);
  *   4. this rank's Coulomb energy with dE/dr (real space: local + ghosts; reciprocal: local) and
  *      dE/dq; the ghosts' dE/dq summed onto their owners (reverse comm), minus its mean where the
  *      total charge is imposed;
- *   5. the networks once more with those charge gradients: short-range energy and all forces
- *      that flow through the charges.
+ *   5. back-propagation of E_short + sum q~ G through the kept graph: all forces through the networks.
  * Forces on ghosts go back to their owners through LAMMPS (newton pair on); the global virial is
  * sum r x F (fdotr) plus the reciprocal part, added after fdotr with the reciprocal forces.
  */
@@ -56,9 +56,9 @@ void PairMLIP::compute_coulomb_split()
 
   // 1-2. charges of the local atoms, total charge imposed over all ranks, sent to the ghosts
   raw_charges_.assign((size_t) nlocal * n_sets, 0.0);
-  guarded("charges", [&] {
-    model_->coulomb_raw_charges(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal,
-                                raw_charges_.data());
+  guarded("networks", [&] {
+    model_->coulomb_network_begin(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal,
+                                  raw_charges_.data());
   });
   std::vector<double> sums(n_sets, 0.0), total(n_sets, 0.0);
   for (int i = 0; i < nlocal; i++)
@@ -117,9 +117,8 @@ void PairMLIP::compute_coulomb_split()
   // 5. short-range energy and the forces through the charges
   net_forces_.assign(3 * (size_t) n_kept, 0.0);
   bool finite_n = true;
-  guarded("networks", [&] {
-    energy += model_->coulomb_network(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal,
-                                      charge_grads_.data(), net_forces_.data(), finite_n);
+  guarded("back-propagation through the networks", [&] {
+    energy += model_->coulomb_network_finish(charge_grads_.data(), net_forces_.data(), finite_n);
   });
   if (!ok)
     error->one(FLERR, "pair_style mlip: Coulomb model evaluation failed on rank {} at step {} ({} atoms, {} edges, "

@@ -21,14 +21,15 @@ whose value sums over ranks to the reciprocal energy and whose gradient with res
 rank's own positions, charges and the cell is the exact gradient of the total (the other ranks'
 atoms enter only through the constants). Charges couple back through the networks:
 
-1. :meth:`raw_charges`: each network's charge head before the total charge is imposed, on the
-   rank's graph (no gradient);
+1. :meth:`network_forward`: the networks on the rank's graph, keeping their autograd graph:
+   short-range energy and each charge head's output before the total charge is imposed;
 2. pair style: q = q̃ + (Q_total − Σ q̃) / N (sums over ranks), sent to the ghosts (forward comm);
 3. :meth:`energy`: Coulomb energy of the rank, ∂E/∂r (real space: local and ghost atoms,
    Σ r⊗F-compatible; reciprocal: local atoms), ∂E/∂q (local and ghost atoms; the pair style sums
    the ghosts' back onto their owners, reverse comm) and the explicit cell virial;
 4. pair style: G = ∂E/∂q minus its mean over all atoms (the total-charge constraint's chain rule);
-5. :meth:`network`: the short-range energy and the forces of ``Σ ε_i + Σ q̃_i G_i`` on the graph.
+5. the pair style back-propagates ``Σ ε_i + Σ q̃_i G_i`` through the kept graph: all forces
+   that flow through the networks (:meth:`network` does 1 and 5 in one call, for Python).
 
 Everything is TorchScript; the pair style (cuda/lammps/pair_mlip_coulomb.cpp) does the
 communication. Per-atom energies and virials are not split on this path (refused there).
@@ -98,19 +99,32 @@ class DistributedCoulomb(nn.Module):
     def raw_charges(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int) -> Tensor:
         """(n_local, n_sets) charges q̃ (e) of the local atoms before the total charge is imposed."""
         with torch.no_grad():
-            n_all, dtype, device = positions.shape[0], positions.dtype, positions.device
-            graph = System(positions, atomic_numbers, torch.eye(3, dtype=dtype, device=device).unsqueeze(0),
-                           torch.zeros((1, 3), dtype=torch.bool, device=device),
-                           torch.zeros((n_all,), dtype=torch.int64, device=device))
-            edges = Edges(edge_index, torch.zeros((edge_index.shape[1], 3), dtype=dtype, device=device))
-            cols: List[Tensor] = []
-            for net in self.networks:
-                scalars, species = net.features(graph, edges)
-                cols.append(net.charge_head.raw_charges(scalars[:n_local], species[:n_local]))
-            z = atomic_numbers[:n_local]
-            for t in range(self.n_sets - self.n_networks):
-                cols.append(self.fixed_tables[t].to(positions.dtype)[z])
-            return torch.stack(cols, dim=1)
+            return self.network_forward(positions, atomic_numbers, edge_index, n_local)[1]
+
+    @torch.jit.export
+    def network_forward(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
+                        n_local: int) -> Tuple[Tensor, Tensor, Tensor]:
+        """One pass of the networks that keeps its graph: (short-range energy of the local atoms,
+        eV; raw charges (n_local, n_sets), e; the positions leaf it differentiates against).
+        The pair style back-propagates ``energy + Σ q̃ G`` once the charge gradients G are known."""
+        pos = positions.detach().requires_grad_(True)
+        n_all, dtype, device = pos.shape[0], pos.dtype, pos.device
+        graph = System(pos, atomic_numbers, torch.eye(3, dtype=dtype, device=device).unsqueeze(0),
+                       torch.zeros((1, 3), dtype=torch.bool, device=device),
+                       torch.zeros((n_all,), dtype=torch.int64, device=device))
+        edges = Edges(edge_index, torch.zeros((edge_index.shape[1], 3), dtype=dtype, device=device))
+        energy = torch.zeros((), dtype=dtype, device=device)
+        for t, term in enumerate(self.short_terms):
+            energy = energy + self.short_weights[t] * term(graph, edges)[:n_local].sum()
+        cols: List[Tensor] = []
+        for s, net in enumerate(self.networks):
+            scalars, species = net.features(graph, edges)
+            energy = energy + self.network_weights[s] * net.energies_from_scalars(scalars, species)[:n_local].sum()
+            cols.append(net.charge_head.raw_charges(scalars[:n_local], species[:n_local]))
+        z = atomic_numbers[:n_local]
+        for t in range(self.n_sets - self.n_networks):
+            cols.append(self.fixed_tables[t].to(dtype)[z])
+        return energy, torch.stack(cols, dim=1), pos
 
     @torch.jit.export
     def structure_factors(self, x_local: Tensor, q_local: Tensor, cell: Tensor) -> Tensor:
@@ -202,24 +216,11 @@ class DistributedCoulomb(nn.Module):
         """Short-range energy of the local atoms (eV) and the forces (n_atoms, 3), eV/Å, of
         ``Σ_{i local} ε_i + Σ_{i local, s} q̃_is G_is`` (G: ``charge_gradients`` (n_local, n_sets),
         ∂E_Coulomb/∂q̃ in V, constants) on the graph's atoms."""
-        pos = positions.detach().requires_grad_(True)
-        n_all, dtype, device = pos.shape[0], pos.dtype, pos.device
-        graph = System(pos, atomic_numbers, torch.eye(3, dtype=dtype, device=device).unsqueeze(0),
-                       torch.zeros((1, 3), dtype=torch.bool, device=device),
-                       torch.zeros((n_all,), dtype=torch.int64, device=device))
-        edges = Edges(edge_index, torch.zeros((edge_index.shape[1], 3), dtype=dtype, device=device))
-        energy = torch.zeros((), dtype=pos.dtype, device=pos.device)
-        for t, term in enumerate(self.short_terms):
-            energy = energy + self.short_weights[t] * term(graph, edges)[:n_local].sum()
-        coupling = torch.zeros((), dtype=pos.dtype, device=pos.device)
-        for s, net in enumerate(self.networks):
-            scalars, species = net.features(graph, edges)
-            energy = energy + self.network_weights[s] * net.energies_from_scalars(scalars, species)[:n_local].sum()
-            raw = net.charge_head.raw_charges(scalars[:n_local], species[:n_local])
-            coupling = coupling + (raw * charge_gradients[:, s]).sum()
+        energy, raw, pos = self.network_forward(positions, atomic_numbers, edge_index, n_local)
+        total = energy + (raw * charge_gradients).sum()
         forces = torch.zeros_like(pos)
-        if energy.requires_grad or coupling.requires_grad:
-            (g,) = torch.autograd.grad([energy + coupling], [pos], allow_unused=True)
+        if total.requires_grad:
+            (g,) = torch.autograd.grad([total], [pos], allow_unused=True)
             if g is not None:
                 forces = -g
         return energy.detach(), forces
@@ -304,6 +305,11 @@ class CoulombRanksModel(nn.Module):
     def coulomb_energy(self, positions: Tensor, charges: Tensor, n_local: int, pairs: Tensor, cell: Tensor,
                        factors: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         return self.distributed.energy(positions, charges, n_local, pairs, cell, factors)
+
+    @torch.jit.export
+    def coulomb_network_forward(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
+                                n_local: int) -> Tuple[Tensor, Tensor, Tensor]:
+        return self.distributed.network_forward(positions, atomic_numbers, edge_index, n_local)
 
     @torch.jit.export
     def coulomb_network(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int,
