@@ -13,7 +13,8 @@ import torch
 import lammps_helpers as lh
 import mlip
 from mlip.export import export_lammps
-from test_lammps_coulomb import ELEMENTS, coulomb_potential, python_reference, rel, rock_salt_cell, triclinic_ionic_cell
+from test_lammps_coulomb import (ELEMENTS, coulomb_potential, ionic_cluster, python_reference, rel, rock_salt_cell,
+                                 triclinic_ionic_cell)
 
 RTOL = 1e-10
 
@@ -170,3 +171,32 @@ def test_nve_across_ranks_is_the_one_rank_run(exported, tmp_path):
         assert tables[mode].shape == box.shape
         assert rel(tables[mode][:, 1:], box[:, 1:]) < 1e-10, mode
     assert abs(box[0, 1] - python_reference(pot, atoms, 1.0)["energy"]) < 1e-10 * abs(box[0, 1])
+
+
+@pytest.mark.parametrize("pair_style, boundary, extra, message", [
+    ("mlip coulomb sometimes", "p p p", "", "coulomb must be auto, split"),
+    ("mlip coulomb split", "f f f", "", "coulomb split needs a box periodic in all three directions"),
+    ("mlip coulomb split", "p p p", "compute pe_atom all pe/atom\nthermo_style custom step pe c_sum\n"
+     "compute sum all reduce sum c_pe_atom", "per-atom energies and virials of a Coulomb model are not split"),
+])
+def test_split_coulomb_bad_settings_are_clear_errors(pair_style, boundary, extra, message, exported, tmp_path):
+    atoms = ionic_cluster(10) if boundary == "f f f" else rock_salt_cell().repeat((2, 1, 1))
+    lh.write_data(tmp_path / "nacl.data", atoms, ELEMENTS)
+    lines = extra.splitlines()
+    computes = "\n".join(line for line in lines if line.startswith("compute"))
+    thermo = "\n".join(line for line in lines if line.startswith("thermo"))
+    text = f"""
+plugin load {lh.ensure_plugin()}
+units metal
+atom_style atomic
+boundary {boundary}
+read_data nacl.data
+pair_style {pair_style}
+pair_coeff * * {exported['learned'][1]} Na Cl
+{computes}
+{thermo}
+run 0
+"""
+    done = lh.run_lmp(text, tmp_path, n_ranks=1, timeout=120)
+    assert done.returncode != 0
+    assert message in " ".join(done.stdout.split())
