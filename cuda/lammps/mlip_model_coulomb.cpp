@@ -34,6 +34,8 @@ void Model::coulomb_network_begin(const double *x, const int64_t *z, int64_t n_a
                                   int64_t n_edges, int64_t n_local, double *raw)
 {
   require(impl_->coulomb);
+  torch::AutoGradMode grad_on(true);    // whatever the caller's mode (LAMMPS inside a no_grad Python)
+  impl_->pending_positions = impl_->pending_energy = impl_->pending_raw = torch::Tensor();
   auto res = impl_->module
                  .run_method("coulomb_network_forward", impl_->in(x, {n_atoms, 3}), impl_->in(z, {n_atoms}),
                              impl_->in(edge_index, {2, n_edges}), n_local)
@@ -65,6 +67,7 @@ double Model::coulomb_energy(const double *x, const double *q, int64_t n_all, in
 {
   require(impl_->coulomb);
   const int64_t n_sets = (int64_t) impl_->conserves.size();
+  torch::AutoGradMode grad_on(true);
   auto res = impl_->module
                  .run_method("coulomb_energy", impl_->in(x, {n_all, 3}), impl_->in(q, {n_all, n_sets}), n_local,
                              impl_->in(pairs, {2, n_pairs}), impl_->in(cell, {3, 3}),
@@ -89,6 +92,7 @@ double Model::coulomb_network_finish(const double *charge_gradients, double *for
   torch::Tensor g = impl_->in(charge_gradients, {raw.size(0), raw.size(1)});
   torch::Tensor total = energy + (raw * g).sum();
   torch::Tensor f = torch::zeros_like(pos);
+  torch::AutoGradMode grad_on(true);
   if (total.requires_grad()) {
     auto grads = torch::autograd::grad({total}, {pos}, {}, false, false, true);
     if (grads[0].defined()) f = -grads[0];

@@ -248,6 +248,9 @@ void PairMLIP::init_style()
   // Coulomb split across ranks (Ewald, periodic boxes): on request, or by default on > 1 rank
   coulomb_split_ = long_range_ && model_->has_coulomb_ranks() && n_periodic == 3 &&
       (coulomb_mode_ == "split" || (coulomb_mode_ == "auto" && comm->nprocs > 1));
+  if (coulomb_split_ && force->pair != this)
+    error->all(FLERR, "pair_style mlip: the Ewald sum split across ranks adds reciprocal forces and virial after "
+                      "Σ r⊗F, which pair_style hybrid cannot do; use pair_style mlip alone, or coulomb box on one rank");
   if (long_range_ && coulomb_mode_ == "split" && !coulomb_split_)
     error->all(FLERR, "pair_style mlip: coulomb split needs a box periodic in all three directions (Ewald) and a "
                       "model file with the split methods (export it again with this mlip); use coulomb box on one "
@@ -269,7 +272,7 @@ void PairMLIP::init_style()
                  "none (direct sum), got boundary periodicity {} {} {}; for a slab or wire use a fully periodic box "
                  "with vacuum padding along the open direction(s), or a non-periodic box for a finite system",
                  domain->xperiodic, domain->yperiodic, domain->zperiodic);
-  } else if (total_charge_ != 0.0 && comm->me == 0) {
+  } else if (!long_range_ && total_charge_ != 0.0 && comm->me == 0) {
     error->warning(FLERR, "pair_style mlip: total_charge {} e is ignored: the model has no charges (long_range "
                           "'none')",
                    total_charge_);
@@ -304,10 +307,11 @@ void PairMLIP::init_style()
     } else if (comm->cutghostuser < needed) {
       error->all(FLERR,
                  "pair_style mlip: comm_modify cutoff {:.6g} A is too small for this model: its receptive field "
-                 "({} message-passing layers) {:.6g} A + {:.6g} A skin = {:.6g} A of ghost atoms are needed. Use "
+                 "({} message-passing layers{}) {:.6g} A + {:.6g} A skin = {:.6g} A of ghost atoms are needed. Use "
                  "'comm_modify cutoff {:.6g}' (or larger), or leave the communication cutoff unset and pair_style "
                  "mlip sets it",
-                 comm->cutghostuser, n_layers_, receptive_field_, neighbor->skin, needed, needed);
+                 comm->cutghostuser, n_layers_, coulomb_split_ ? ", or the Ewald real-space cutoff" : "", reach,
+                 neighbor->skin, needed, needed);
     }
   }
 

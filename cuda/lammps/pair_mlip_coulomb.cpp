@@ -65,6 +65,11 @@ void PairMLIP::compute_coulomb_split()
     for (int s = 0; s < n_sets; s++) sums[s] += raw_charges_[(size_t) i * n_sets + s];
   MPI_Allreduce(sums.data(), total.data(), n_sets, MPI_DOUBLE, MPI_SUM, world);
   const double natoms = (double) atom->natoms;
+  for (int s = 0; s < n_sets; s++)    // fixed charges cannot absorb an excess (as in Python)
+    if (ok && !model_->coulomb_conserves()[s] && std::fabs(total[s] - total_charge_) > 1e-6)
+      error->all(FLERR, "pair_style mlip: the model's fixed point charges sum to {:.6g} e but the stated total charge "
+                        "is {:.6g} e; set pair_style mlip total_charge to their sum, or fix the structure",
+                 total[s], total_charge_);
   charges_.assign((size_t) nall * n_sets, 0.0);
   for (int i = 0; i < nlocal; i++)
     for (int s = 0; s < n_sets; s++) {

@@ -103,10 +103,12 @@ run 0
 """
 
 
-def lammps_single_point(atoms, path, charge, tmp_path, n_ranks, mode="auto"):
+def lammps_single_point(atoms, path, charge, tmp_path, n_ranks, mode="auto", processors=""):
     lh.write_data(tmp_path / "single.data", atoms, ELEMENTS)
-    done = lh.run_lmp(SINGLE_POINT.format(plugin=lh.ensure_plugin(), charge=charge, mode=mode, model=path), tmp_path,
-                      n_ranks=n_ranks, timeout=300)
+    text = SINGLE_POINT.format(plugin=lh.ensure_plugin(), charge=charge, mode=mode, model=path)
+    if processors:
+        text = text.replace("boundary p p p", f"boundary p p p\nprocessors {processors}")
+    done = lh.run_lmp(text, tmp_path, n_ranks=n_ranks, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
     header, rows = lh.thermo_table((tmp_path / f"log.np{n_ranks}").read_text())
     values = dict(zip(header, map(float, rows[-1])))
@@ -128,6 +130,34 @@ def test_lammps_split_coulomb_equals_python(name, n_ranks, exported, tmp_path):
     assert abs(got["energy"] - ref["energy"]) <= RTOL * max(1.0, abs(ref["energy"]))
     assert rel(got["forces"], ref["forces"]) < RTOL
     assert rel(got["virial"], ref["virial"]) < RTOL
+
+
+def test_a_rank_without_atoms_and_a_float32_model(exported, tmp_path):
+    """Ions in one third of a periodic box cut into 3 slabs along x (a rank holds no atom), and
+    the learned model exported in float32: against the Python potential in float32."""
+    import copy
+
+    pot, _ = exported["learned"]
+    atoms = rock_salt_cell().repeat((1, 2, 2))
+    atoms.set_cell(atoms.cell.array * np.array([[3.0], [1.0], [1.0]]), scale_atoms=False)  # vacuum along x
+    path32 = export_lammps(pot, tmp_path / "learned32.pt", dtype=torch.float32)
+    got = lammps_single_point(atoms, path32, 0.0, tmp_path, 3, processors="3 1 1")
+    ref32 = python_reference(copy.deepcopy(pot).to(torch.float32), atoms, 0.0)
+    ref = python_reference(pot, atoms, 0.0)
+    assert abs(got["energy"] - ref32["energy"]) <= 1e-5 * max(1.0, abs(ref["energy"]))
+    assert rel(got["forces"], ref32["forces"]) < 1e-4 and rel(got["virial"], ref32["virial"]) < 1e-4
+    assert rel(got["forces"], ref["forces"]) > 1e-12  # float32, not float64 in disguise
+
+
+def test_point_charges_that_do_not_sum_to_the_total_charge_are_a_clear_error(exported, tmp_path):
+    atoms = triclinic_ionic_cell().repeat((2, 1, 1))
+    lh.write_data(tmp_path / "single.data", atoms, ELEMENTS)
+    text = SINGLE_POINT.format(plugin=lh.ensure_plugin(), charge=1.0, mode="split",
+                               model=exported["with_point_charges"][1])
+    done = lh.run_lmp(text, tmp_path, n_ranks=2, timeout=120)
+    assert done.returncode != 0
+    out = " ".join(done.stdout.split())
+    assert "fixed point charges sum to" in out and "but the stated total charge is 1 e" in out
 
 
 NVE = """
