@@ -75,9 +75,10 @@ class Model {
   // Pairs (and ghost atoms) must reach this far (Å): the largest Ewald real-space cutoff.
   double coulomb_real_space_cutoff() const;
   // The networks on the graph, their autograd graph kept until coulomb_network_finish: fills the
-  // charges q~ (n_local x n_sets, e) of the local atoms before the total charge is imposed.
+  // charges q~ (n_local x n_sets, e) of the local atoms before the total charge is imposed and,
+  // if non-null, their short-range atomic energies (n_local, eV).
   void coulomb_network_begin(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                             int64_t n_edges, int64_t n_local, double *raw);
+                             int64_t n_edges, int64_t n_local, double *raw, double *atom_energy);
   // This rank's share of the structure factors and total charges (to be summed over ranks).
   std::vector<double> coulomb_structure_factors(const double *x_local, const double *q_local, int64_t n_local,
                                                 const double *cell);

@@ -31,7 +31,7 @@ const std::vector<bool> &Model::coulomb_conserves() const { return impl_->conser
 double Model::coulomb_real_space_cutoff() const { return impl_->real_space_cutoff; }
 
 void Model::coulomb_network_begin(const double *x, const int64_t *z, int64_t n_atoms, const int64_t *edge_index,
-                                  int64_t n_edges, int64_t n_local, double *raw)
+                                  int64_t n_edges, int64_t n_local, double *raw, double *atom_energy)
 {
   require(impl_->coulomb);
   torch::AutoGradMode grad_on(true);    // whatever the caller's mode (LAMMPS inside a no_grad Python)
@@ -46,6 +46,7 @@ void Model::coulomb_network_begin(const double *x, const int64_t *z, int64_t n_a
   impl_->pending_positions = el[2].toTensor();
   bool finite = true;
   out(impl_->pending_raw.detach(), raw, n_local, (int64_t) impl_->conserves.size(), "charges", finite);
+  if (atom_energy) out(el[3].toTensor(), atom_energy, n_local, 1, "atomic energies", finite);
 }
 
 std::vector<double> Model::coulomb_structure_factors(const double *x_local, const double *q_local, int64_t n_local,

@@ -31,9 +31,9 @@ using namespace LAMMPS_NS;
 
 void PairMLIP::compute_coulomb_split()
 {
-  if (eflag_atom || vflag_atom)
-    error->all(FLERR, "pair_style mlip: per-atom energies and virials of a Coulomb model are not split across MPI "
-                      "ranks; run on one rank with 'pair_style mlip coulomb box' for compute pe/atom or stress/atom");
+  if (vflag_atom)
+    error->all(FLERR, "pair_style mlip: per-atom virials of a Coulomb model are not split across MPI ranks; run on "
+                      "one rank with 'pair_style mlip coulomb box' for compute stress/atom");
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   const int n_sets = (int) model_->coulomb_conserves().size();
@@ -56,9 +56,10 @@ void PairMLIP::compute_coulomb_split()
 
   // 1-2. charges of the local atoms, total charge imposed over all ranks, sent to the ghosts
   raw_charges_.assign((size_t) nlocal * n_sets, 0.0);
+  atom_energy_.assign(nall, 0.0);
   guarded("networks", [&] {
     model_->coulomb_network_begin(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal,
-                                  raw_charges_.data());
+                                  raw_charges_.data(), eflag_atom ? atom_energy_.data() : nullptr);
   });
   std::vector<double> sums(n_sets, 0.0), total(n_sets, 0.0);
   for (int i = 0; i < nlocal; i++)
@@ -115,6 +116,10 @@ void PairMLIP::compute_coulomb_split()
   for (int i = 0; i < nlocal; i++)
     for (int s = 0; s < n_sets; s++) grad_sums[s] += charge_grads_[(size_t) i * n_sets + s];
   MPI_Allreduce(grad_sums.data(), grad_total.data(), n_sets, MPI_DOUBLE, MPI_SUM, world);
+  if (eflag_atom)    // each atom's Coulomb share ½ Σ_s q dE/dq (E is quadratic in the charges)
+    for (int i = 0; i < nlocal; i++)
+      for (int s = 0; s < n_sets; s++)
+        atom_energy_[i] += 0.5 * charges_[(size_t) i * n_sets + s] * charge_grads_[(size_t) i * n_sets + s];
   for (int i = 0; i < nlocal; i++)
     for (int s = 0; s < n_sets; s++)
       if (model_->coulomb_conserves()[s]) charge_grads_[(size_t) i * n_sets + s] -= grad_total[s] / natoms;

@@ -32,7 +32,9 @@ atoms enter only through the constants). Charges couple back through the network
    that flow through the networks (:meth:`network` does 1 and 5 in one call, for Python).
 
 Everything is TorchScript; the pair style (cuda/lammps/pair_mlip_coulomb.cpp) does the
-communication. Per-atom energies and virials are not split on this path (refused there).
+communication. Per-atom energies are the short-range ones plus each atom's Coulomb share
+½ Σ_s q_is ∂E/∂q_is (E is quadratic in the charges, so the shares add up to it: the one-rank
+convention ½ q_i φ_i); per-atom virials are not split on this path (refused there).
 """
 
 import math
@@ -103,9 +105,10 @@ class DistributedCoulomb(nn.Module):
 
     @torch.jit.export
     def network_forward(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
-                        n_local: int) -> Tuple[Tensor, Tensor, Tensor]:
+                        n_local: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """One pass of the networks that keeps its graph: (short-range energy of the local atoms,
-        eV; raw charges (n_local, n_sets), e; the positions leaf it differentiates against).
+        eV; raw charges (n_local, n_sets), e; the positions leaf it differentiates against;
+        short-range atomic energies (n_local,), eV, detached).
         The pair style back-propagates ``energy + Σ q̃ G`` once the charge gradients G are known."""
         pos = positions.detach().requires_grad_(True)
         n_all, dtype, device = pos.shape[0], pos.dtype, pos.device
@@ -113,18 +116,18 @@ class DistributedCoulomb(nn.Module):
                        torch.zeros((1, 3), dtype=torch.bool, device=device),
                        torch.zeros((n_all,), dtype=torch.int64, device=device))
         edges = Edges(edge_index, torch.zeros((edge_index.shape[1], 3), dtype=dtype, device=device))
-        energy = torch.zeros((), dtype=dtype, device=device)
+        atomic = torch.zeros((n_local,), dtype=dtype, device=device)
         for t, term in enumerate(self.short_terms):
-            energy = energy + self.short_weights[t] * term(graph, edges)[:n_local].sum()
+            atomic = atomic + self.short_weights[t] * term(graph, edges)[:n_local]
         cols: List[Tensor] = []
         for s, net in enumerate(self.networks):
             scalars, species = net.features(graph, edges)
-            energy = energy + self.network_weights[s] * net.energies_from_scalars(scalars, species)[:n_local].sum()
+            atomic = atomic + self.network_weights[s] * net.energies_from_scalars(scalars, species)[:n_local]
             cols.append(net.charge_head.raw_charges(scalars[:n_local], species[:n_local]))
         z = atomic_numbers[:n_local]
         for t in range(self.n_sets - self.n_networks):
             cols.append(self.fixed_tables[t].to(dtype)[z])
-        return energy, torch.stack(cols, dim=1), pos
+        return atomic.sum(), torch.stack(cols, dim=1), pos, atomic.detach()
 
     @torch.jit.export
     def structure_factors(self, x_local: Tensor, q_local: Tensor, cell: Tensor) -> Tensor:
@@ -216,7 +219,7 @@ class DistributedCoulomb(nn.Module):
         """Short-range energy of the local atoms (eV) and the forces (n_atoms, 3), eV/Å, of
         ``Σ_{i local} ε_i + Σ_{i local, s} q̃_is G_is`` (G: ``charge_gradients`` (n_local, n_sets),
         ∂E_Coulomb/∂q̃ in V, constants) on the graph's atoms."""
-        energy, raw, pos = self.network_forward(positions, atomic_numbers, edge_index, n_local)
+        energy, raw, pos, _ = self.network_forward(positions, atomic_numbers, edge_index, n_local)
         total = energy + (raw * charge_gradients).sum()
         forces = torch.zeros_like(pos)
         if total.requires_grad:
@@ -308,7 +311,7 @@ class CoulombRanksModel(nn.Module):
 
     @torch.jit.export
     def coulomb_network_forward(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
-                                n_local: int) -> Tuple[Tensor, Tensor, Tensor]:
+                                n_local: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         return self.distributed.network_forward(positions, atomic_numbers, edge_index, n_local)
 
     @torch.jit.export

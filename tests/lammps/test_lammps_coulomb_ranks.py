@@ -1,7 +1,7 @@
 """Coulomb models across MPI ranks: the Ewald sum split over LAMMPS's domains
 (mlip/export/lammps_coulomb.py, cuda/lammps/pair_mlip_coulomb.cpp).
 
-Energy, forces and global virial on 1 rank (``coulomb split``) and on 2 and 3 ranks equal the
+Energy, forces, per-atom energies and global virial on 1 rank (``coulomb split``) and on 2 and 3 ranks equal the
 Python potential (float64, random weights, learned charges ~ ±0.8 e) to ~1e-10 relative: learned
 charges neutral and charged, fixed point charges, a charged committee, a triclinic cell. The same
 split math is first checked without LAMMPS on one "rank" whose ghosts are explicit periodic
@@ -95,9 +95,10 @@ read_data single.data
 pair_style mlip total_charge {charge} coulomb {mode}
 pair_coeff * * {model} Na Cl
 compute vir all pressure NULL virial
+compute pe_atom all pe/atom
 thermo_style custom step pe vol c_vir[1] c_vir[2] c_vir[3] c_vir[4] c_vir[5] c_vir[6]
 thermo_modify format float %.17g
-dump f all custom 1 forces.dump id fx fy fz
+dump f all custom 1 forces.dump id fx fy fz c_pe_atom
 dump_modify f sort id format float %.17g
 run 0
 """
@@ -114,9 +115,10 @@ def lammps_single_point(atoms, path, charge, tmp_path, n_ranks, mode="auto", pro
     values = dict(zip(header, map(float, rows[-1])))
     six = np.array([values[f"c_vir[{k}]"] for k in range(1, 7)]) * values["Volume"] / lh.NKTV2P
     lines = (tmp_path / "forces.dump").read_text().splitlines()
-    start = lines.index("ITEM: ATOMS id fx fy fz") + 1
-    forces = np.array([[float(v) for v in line.split()[1:]] for line in lines[start:start + len(atoms)]])
-    return {"energy": values["PotEng"], "forces": forces, "virial": six, "log": done.stdout}
+    start = lines.index("ITEM: ATOMS id fx fy fz c_pe_atom") + 1
+    table = np.array([[float(v) for v in line.split()[1:]] for line in lines[start:start + len(atoms)]])
+    return {"energy": values["PotEng"], "forces": table[:, :3], "atom_energy": table[:, 3], "virial": six,
+            "log": done.stdout}
 
 
 @pytest.mark.parametrize("n_ranks", [1, 2, 3])
@@ -130,6 +132,8 @@ def test_lammps_split_coulomb_equals_python(name, n_ranks, exported, tmp_path):
     assert abs(got["energy"] - ref["energy"]) <= RTOL * max(1.0, abs(ref["energy"]))
     assert rel(got["forces"], ref["forces"]) < RTOL
     assert rel(got["virial"], ref["virial"]) < RTOL
+    # per-atom energies: short-range + Coulomb share ½ q_i φ_i, as on one rank and in Python
+    assert rel(got["atom_energy"], ref["atom_energy"]) < RTOL
 
 
 def test_a_rank_without_atoms_and_a_float32_model(exported, tmp_path):
@@ -206,8 +210,8 @@ def test_nve_across_ranks_is_the_one_rank_run(exported, tmp_path):
 @pytest.mark.parametrize("pair_style, boundary, extra, message", [
     ("mlip coulomb sometimes", "p p p", "", "coulomb must be auto, split"),
     ("mlip coulomb split", "f f f", "", "coulomb split needs a box periodic in all three directions"),
-    ("mlip coulomb split", "p p p", "compute pe_atom all pe/atom\nthermo_style custom step pe c_sum\n"
-     "compute sum all reduce sum c_pe_atom", "per-atom energies and virials of a Coulomb model are not split"),
+    ("mlip coulomb split", "p p p", "compute s_atom all stress/atom NULL virial\nthermo_style custom step pe c_sum\n"
+     "compute sum all reduce sum c_s_atom[1]", "per-atom virials of a Coulomb model are not split"),
 ])
 def test_split_coulomb_bad_settings_are_clear_errors(pair_style, boundary, extra, message, exported, tmp_path):
     atoms = ionic_cluster(10) if boundary == "f f f" else rock_salt_cell().repeat((2, 1, 1))
