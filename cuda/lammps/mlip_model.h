@@ -86,13 +86,16 @@ class Model {
   // real-space cutoff; q: n_all x n_sets charges (ghosts' from their owners); factors: the summed
   // structure factors. Fills g_pos (n_all*3, dE/dr of the real-space part), g_recip (n_local*3,
   // dE/dr of the reciprocal part), g_q (n_all*n_sets, dE/dq) and recip_virial (6, xx yy zz xy xz yz).
+  // atom_virial (n_all*6, if non-null): the real-space pairs' per-atom virial.
   double coulomb_energy(const double *x, const double *q, int64_t n_all, int64_t n_local, const int64_t *pairs,
                         int64_t n_pairs, const double *cell, const std::vector<double> &factors, double *g_pos,
-                        double *g_recip, double *g_q, double *recip_virial, bool &finite);
+                        double *g_recip, double *g_q, double *recip_virial, double *atom_virial, bool &finite);
   // Back-propagates E_short + sum q~ G through the graph kept by coulomb_network_begin (G:
   // n_local x n_sets, dE_Coulomb/dq~ in V): fills forces (n_atoms*3, the atoms given to begin),
   // returns the short-range energy of the local atoms (eV).
-  double coulomb_network_finish(const double *charge_gradients, double *forces, bool &finite);
+  // atom_virial (n_atoms*6, if non-null): the networks' per-atom virial (each edge adds
+  // -1/2 r_e (x) dL/dr_e to both its atoms).
+  double coulomb_network_finish(const double *charge_gradients, double *forces, double *atom_virial, bool &finite);
 
  private:
   struct Impl;

@@ -36,6 +36,7 @@ void Model::coulomb_network_begin(const double *x, const int64_t *z, int64_t n_a
   require(impl_->coulomb);
   torch::AutoGradMode grad_on(true);    // whatever the caller's mode (LAMMPS inside a no_grad Python)
   impl_->pending_positions = impl_->pending_energy = impl_->pending_raw = torch::Tensor();
+  impl_->pending_offsets = impl_->pending_edges = torch::Tensor();
   auto res = impl_->module
                  .run_method("coulomb_network_forward", impl_->in(x, {n_atoms, 3}), impl_->in(z, {n_atoms}),
                              impl_->in(edge_index, {2, n_edges}), n_local)
@@ -44,6 +45,8 @@ void Model::coulomb_network_begin(const double *x, const int64_t *z, int64_t n_a
   impl_->pending_energy = el[0].toTensor();
   impl_->pending_raw = el[1].toTensor();
   impl_->pending_positions = el[2].toTensor();
+  impl_->pending_offsets = el[4].toTensor();
+  impl_->pending_edges = impl_->in(edge_index, {2, n_edges});
   bool finite = true;
   out(impl_->pending_raw.detach(), raw, n_local, (int64_t) impl_->conserves.size(), "charges", finite);
   if (atom_energy) out(el[3].toTensor(), atom_energy, n_local, 1, "atomic energies", finite);
@@ -64,7 +67,8 @@ std::vector<double> Model::coulomb_structure_factors(const double *x_local, cons
 
 double Model::coulomb_energy(const double *x, const double *q, int64_t n_all, int64_t n_local, const int64_t *pairs,
                              int64_t n_pairs, const double *cell, const std::vector<double> &factors, double *g_pos,
-                             double *g_recip, double *g_q, double *recip_virial, bool &finite)
+                             double *g_recip, double *g_q, double *recip_virial, double *atom_virial,
+                             bool &finite)
 {
   require(impl_->coulomb);
   const int64_t n_sets = (int64_t) impl_->conserves.size();
@@ -72,7 +76,7 @@ double Model::coulomb_energy(const double *x, const double *q, int64_t n_all, in
   auto res = impl_->module
                  .run_method("coulomb_energy", impl_->in(x, {n_all, 3}), impl_->in(q, {n_all, n_sets}), n_local,
                              impl_->in(pairs, {2, n_pairs}), impl_->in(cell, {3, 3}),
-                             impl_->in(factors.data(), {(int64_t) factors.size()}))
+                             impl_->in(factors.data(), {(int64_t) factors.size()}), atom_virial != nullptr)
                  .toTuple();
   const auto &el = res->elements();
   finite = true;
@@ -81,25 +85,43 @@ double Model::coulomb_energy(const double *x, const double *q, int64_t n_all, in
   out(el[2].toTensor(), g_recip, n_local, 3, "reciprocal gradients", finite);
   out(el[3].toTensor(), g_q, n_all, n_sets, "charge gradients", finite);
   out(el[4].toTensor(), recip_virial, 1, 6, "a reciprocal virial", finite);
+  if (atom_virial) out(el[5].toTensor(), atom_virial, n_all, 6, "per-atom virials", finite);
   return energy;
 }
 
-double Model::coulomb_network_finish(const double *charge_gradients, double *forces, bool &finite)
+double Model::coulomb_network_finish(const double *charge_gradients, double *forces, double *atom_virial,
+                                     bool &finite)
 {
   require(impl_->coulomb && impl_->pending_positions.defined());
   torch::Tensor pos = impl_->pending_positions, energy = impl_->pending_energy, raw = impl_->pending_raw;
+  torch::Tensor offsets = impl_->pending_offsets, edges = impl_->pending_edges;
   impl_->pending_positions = impl_->pending_energy = impl_->pending_raw = torch::Tensor();    // graph freed below
+  impl_->pending_offsets = impl_->pending_edges = torch::Tensor();
   const int64_t n_atoms = pos.size(0);
   torch::Tensor g = impl_->in(charge_gradients, {raw.size(0), raw.size(1)});
   torch::Tensor total = energy + (raw * g).sum();
   torch::Tensor f = torch::zeros_like(pos);
+  torch::Tensor w = torch::zeros({atom_virial ? n_atoms : 0, 6}, pos.options());
   torch::AutoGradMode grad_on(true);
   if (total.requires_grad()) {
-    auto grads = torch::autograd::grad({total}, {pos}, {}, false, false, true);
+    std::vector<torch::Tensor> wrt{pos};
+    if (atom_virial) wrt.push_back(offsets);
+    auto grads = torch::autograd::grad({total}, wrt, {}, false, false, true);
     if (grads[0].defined()) f = -grads[0];
+    if (atom_virial && grads[1].defined()) {    // each edge: -1/2 r_e (x) g_e to both ends
+      torch::Tensor i = edges[0], j = edges[1];
+      torch::Tensor vec = (pos.detach().index_select(0, j) - pos.detach().index_select(0, i)).unsqueeze(2) *
+          grads[1].unsqueeze(1);
+      torch::Tensor six = torch::stack({vec.select(1, 0).select(1, 0), vec.select(1, 1).select(1, 1),
+                                        vec.select(1, 2).select(1, 2), vec.select(1, 0).select(1, 1),
+                                        vec.select(1, 0).select(1, 2), vec.select(1, 1).select(1, 2)},
+                                       1) * -0.5;
+      w = w.index_add(0, i, six).index_add(0, j, six);
+    }
   }
   finite = true;
   out(f, forces, n_atoms, 3, "forces", finite);
+  if (atom_virial) out(w, atom_virial, n_atoms, 6, "per-atom virials", finite);
   return energy.detach().to(torch::kCPU, torch::kFloat64).item<double>();
 }
 

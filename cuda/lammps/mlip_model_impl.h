@@ -20,6 +20,7 @@ struct Model::Impl {
   std::vector<bool> conserves;        // per charge set: total charge imposed
   double real_space_cutoff{0.0};      // Å
   torch::Tensor pending_energy, pending_raw, pending_positions;    // coulomb_network_begin's graph
+  torch::Tensor pending_offsets, pending_edges;                    // its edge offsets and edge_index
 
   // host doubles -> a tensor on the model's device (a copy that owns its memory)
   torch::Tensor in(const double *p, at::IntArrayRef shape, bool model_dtype = true) const

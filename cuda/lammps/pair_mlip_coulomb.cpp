@@ -31,9 +31,6 @@ using namespace LAMMPS_NS;
 
 void PairMLIP::compute_coulomb_split()
 {
-  if (vflag_atom)
-    error->all(FLERR, "pair_style mlip: per-atom virials of a Coulomb model are not split across MPI ranks; run on "
-                      "one rank with 'pair_style mlip coulomb box' for compute stress/atom");
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   const int n_sets = (int) model_->coulomb_conserves().size();
@@ -57,6 +54,7 @@ void PairMLIP::compute_coulomb_split()
   // 1-2. charges of the local atoms, total charge imposed over all ranks, sent to the ghosts
   raw_charges_.assign((size_t) nlocal * n_sets, 0.0);
   atom_energy_.assign(nall, 0.0);
+  atom_virial_.assign(vflag_atom ? 6 * (size_t) nall : 0, 0.0);
   guarded("networks", [&] {
     model_->coulomb_network_begin(positions_.data(), z_.data(), n_kept, edges_.data(), n_edges, nlocal,
                                   raw_charges_.data(), eflag_atom ? atom_energy_.data() : nullptr);
@@ -108,8 +106,15 @@ void PairMLIP::compute_coulomb_split()
   guarded("Coulomb energy", [&] {
     energy += model_->coulomb_energy(all_positions_.data(), charges_.data(), nall, nlocal, coulomb_pairs_.data(),
                                      n_pairs, cell, factors, real_grads_.data(), recip_grads_.data(),
-                                     charge_grads_.data(), recip_virial_, finite_c);
+                                     charge_grads_.data(), recip_virial_, vflag_atom ? atom_virial_.data() : nullptr,
+                                     finite_c);
   });
+  if (vflag_atom) {    // the reciprocal virial has no pairwise split: shared equally by all atoms
+    double recip_total[6];
+    MPI_Allreduce(recip_virial_, recip_total, 6, MPI_DOUBLE, MPI_SUM, world);
+    for (int i = 0; i < nlocal; i++)
+      for (int m = 0; m < 6; m++) atom_virial_[6 * (size_t) i + m] += recip_total[m] / natoms;
+  }
   comm_rows_ = charge_grads_.data();
   comm->reverse_comm(this);
   std::vector<double> grad_sums(n_sets, 0.0), grad_total(n_sets, 0.0);
@@ -126,9 +131,11 @@ void PairMLIP::compute_coulomb_split()
 
   // 5. short-range energy and the forces through the charges
   net_forces_.assign(3 * (size_t) n_kept, 0.0);
+  std::vector<double> net_virial(vflag_atom ? 6 * (size_t) n_kept : 0, 0.0);
   bool finite_n = true;
   guarded("back-propagation through the networks", [&] {
-    energy += model_->coulomb_network_finish(charge_grads_.data(), net_forces_.data(), finite_n);
+    energy += model_->coulomb_network_finish(charge_grads_.data(), net_forces_.data(),
+                                             vflag_atom ? net_virial.data() : nullptr, finite_n);
   });
   if (!ok)
     error->one(FLERR, "pair_style mlip: Coulomb model evaluation failed on rank {} at step {} ({} atoms, {} edges, "
@@ -140,6 +147,9 @@ void PairMLIP::compute_coulomb_split()
     for (int d = 0; d < 3; d++) forces_[3 * (size_t) k + d] = -real_grads_[3 * (size_t) k + d];
   for (int c = 0; c < n_kept; c++)
     for (int d = 0; d < 3; d++) forces_[3 * (size_t) kept_[c] + d] += net_forces_[3 * (size_t) c + d];
+  if (vflag_atom)
+    for (int c = 0; c < n_kept; c++)
+      for (int m = 0; m < 6; m++) atom_virial_[6 * (size_t) kept_[c] + m] += net_virial[6 * (size_t) c + m];
   add_results(energy, finite, nullptr, nall);
 }
 

@@ -34,7 +34,8 @@ atoms enter only through the constants). Charges couple back through the network
 Everything is TorchScript; the pair style (cuda/lammps/pair_mlip_coulomb.cpp) does the
 communication. Per-atom energies are the short-range ones plus each atom's Coulomb share
 ½ Σ_s q_is ∂E/∂q_is (E is quadratic in the charges, so the shares add up to it: the one-rank
-convention ½ q_i φ_i); per-atom virials are not split on this path (refused there).
+convention ½ q_i φ_i); per-atom virials: each edge and real-space pair gives -½ r ⊗ ∂E/∂r to
+both its atoms, the reciprocal virial is shared equally by all atoms.
 """
 
 import math
@@ -52,6 +53,11 @@ COULOMB_EV_A = 14.399645351950548  # as mlip.physics.coulomb (a literal for Torc
 
 def _six(m: Tensor) -> Tensor:
     return torch.stack([m[0, 0], m[1, 1], m[2, 2], m[0, 1], m[0, 2], m[1, 2]])
+
+
+def _six_rows(m: Tensor) -> Tensor:
+    """(n, 3, 3) -> (n, 6) in LAMMPS's order xx yy zz xy xz yz."""
+    return torch.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2], m[:, 0, 1], m[:, 0, 2], m[:, 1, 2]], dim=1)
 
 
 class DistributedCoulomb(nn.Module):
@@ -105,17 +111,19 @@ class DistributedCoulomb(nn.Module):
 
     @torch.jit.export
     def network_forward(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
-                        n_local: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                        n_local: int) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """One pass of the networks that keeps its graph: (short-range energy of the local atoms,
         eV; raw charges (n_local, n_sets), e; the positions leaf it differentiates against;
-        short-range atomic energies (n_local,), eV, detached).
+        short-range atomic energies (n_local,), eV, detached; the edge-offset leaf (n_edges, 3),
+        zeros, whose gradient is ∂/∂r_e for per-atom virials).
         The pair style back-propagates ``energy + Σ q̃ G`` once the charge gradients G are known."""
         pos = positions.detach().requires_grad_(True)
         n_all, dtype, device = pos.shape[0], pos.dtype, pos.device
         graph = System(pos, atomic_numbers, torch.eye(3, dtype=dtype, device=device).unsqueeze(0),
                        torch.zeros((1, 3), dtype=torch.bool, device=device),
                        torch.zeros((n_all,), dtype=torch.int64, device=device))
-        edges = Edges(edge_index, torch.zeros((edge_index.shape[1], 3), dtype=dtype, device=device))
+        delta = torch.zeros((edge_index.shape[1], 3), dtype=dtype, device=device).requires_grad_(True)
+        edges = Edges(edge_index, delta)  # r_e = r_j - r_i + delta_e @ I (identity cell)
         atomic = torch.zeros((n_local,), dtype=dtype, device=device)
         for t, term in enumerate(self.short_terms):
             atomic = atomic + self.short_weights[t] * term(graph, edges)[:n_local]
@@ -127,7 +135,7 @@ class DistributedCoulomb(nn.Module):
         z = atomic_numbers[:n_local]
         for t in range(self.n_sets - self.n_networks):
             cols.append(self.fixed_tables[t].to(dtype)[z])
-        return atomic.sum(), torch.stack(cols, dim=1), pos, atomic.detach()
+        return atomic.sum(), torch.stack(cols, dim=1), pos, atomic.detach(), delta
 
     @torch.jit.export
     def structure_factors(self, x_local: Tensor, q_local: Tensor, cell: Tensor) -> Tensor:
@@ -153,7 +161,7 @@ class DistributedCoulomb(nn.Module):
 
     @torch.jit.export
     def energy(self, positions: Tensor, charges: Tensor, n_local: int, pairs: Tensor, cell: Tensor,
-               factors: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+               factors: Tensor, compute_atom_virial: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         """This rank's Coulomb energy (eV) and its derivatives.
 
         Args: positions (n_all, 3) Å, local atoms first; charges (n_all, n_sets) e, ghosts' from
@@ -163,7 +171,9 @@ class DistributedCoulomb(nn.Module):
 
         Returns: energy; ∂E/∂r (n_all, 3) of the real-space part (sum r⊗F applies); ∂E/∂r
         (n_local, 3) of the reciprocal part; ∂E/∂q (n_all, n_sets); the reciprocal part's
-        virial (6,) eV, order xx yy zz xy xz yz (positions and cell strained together).
+        virial (6,) eV, order xx yy zz xy xz yz (positions and cell strained together); with
+        ``compute_atom_virial``, the real-space pairs' per-atom virial (n_all, 6), eV (each pair
+        ``p = (i, j)`` adds ``-½ r_p ⊗ ∂E/∂r_p`` to i and to j), else (0, 6).
         """
         dtype, device = positions.dtype, positions.device
         pos = positions.detach().requires_grad_(True)
@@ -175,7 +185,8 @@ class DistributedCoulomb(nn.Module):
         x = x + x @ strain
         volume = torch.abs(torch.linalg.det(h))
         i, j = pairs[0], pairs[1]
-        r = torch.linalg.norm(pos[j] - pos[i], dim=1)
+        offsets = torch.zeros((pairs.shape[1], 3), dtype=dtype, device=device).requires_grad_(compute_atom_virial)
+        r = torch.linalg.norm(pos[j] - pos[i] + offsets, dim=1)
         total = torch.zeros((), dtype=dtype, device=device)
         offset = 0
         for s in range(self.n_sets):
@@ -206,12 +217,24 @@ class DistributedCoulomb(nn.Module):
             q_loc = qs[:n_local].sum()
             e = e - math.pi / (2.0 * volume * alpha * alpha) * (2.0 * q_loc - q_loc.detach()) * q_all
             total = total + self.weights[s] * 14.399645351950548 * e  # k_e, eV·Å (COULOMB_EV_A)
-        g_pos, g_x, g_q, g_strain = torch.autograd.grad([total], [pos, x_loc, q, strain], allow_unused=True)
+        wrt = [pos, x_loc, q, strain]
+        if compute_atom_virial:
+            wrt.append(offsets)
+        grads = torch.autograd.grad([total], wrt, allow_unused=True)
+        g_pos, g_x, g_q, g_strain = grads[0], grads[1], grads[2], grads[3]
+        atom_virial = torch.zeros((0, 6), dtype=dtype, device=device)
+        if compute_atom_virial:
+            g_pair = grads[4]
+            atom_virial = torch.zeros((pos.shape[0], 6), dtype=dtype, device=device)
+            if g_pair is not None:
+                vec = (positions[j] - positions[i]).detach()
+                w = -0.5 * _six_rows(vec.unsqueeze(2) * g_pair.unsqueeze(1))
+                atom_virial = atom_virial.index_add(0, i, w).index_add(0, j, w)
         g_pos = g_pos if g_pos is not None else torch.zeros_like(pos)
         g_x = g_x if g_x is not None else torch.zeros_like(x_loc)
         g_q = g_q if g_q is not None else torch.zeros_like(q)
         virial = -_six(g_strain) if g_strain is not None else torch.zeros((6,), dtype=dtype, device=device)
-        return total.detach(), g_pos, g_x, g_q, virial
+        return total.detach(), g_pos, g_x, g_q, virial, atom_virial
 
     @torch.jit.export
     def network(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int,
@@ -219,7 +242,7 @@ class DistributedCoulomb(nn.Module):
         """Short-range energy of the local atoms (eV) and the forces (n_atoms, 3), eV/Å, of
         ``Σ_{i local} ε_i + Σ_{i local, s} q̃_is G_is`` (G: ``charge_gradients`` (n_local, n_sets),
         ∂E_Coulomb/∂q̃ in V, constants) on the graph's atoms."""
-        energy, raw, pos, _ = self.network_forward(positions, atomic_numbers, edge_index, n_local)
+        energy, raw, pos, _, _ = self.network_forward(positions, atomic_numbers, edge_index, n_local)
         total = energy + (raw * charge_gradients).sum()
         forces = torch.zeros_like(pos)
         if total.requires_grad:
@@ -306,12 +329,12 @@ class CoulombRanksModel(nn.Module):
 
     @torch.jit.export
     def coulomb_energy(self, positions: Tensor, charges: Tensor, n_local: int, pairs: Tensor, cell: Tensor,
-                       factors: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        return self.distributed.energy(positions, charges, n_local, pairs, cell, factors)
+                       factors: Tensor, compute_atom_virial: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        return self.distributed.energy(positions, charges, n_local, pairs, cell, factors, compute_atom_virial)
 
     @torch.jit.export
     def coulomb_network_forward(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
-                                n_local: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                                n_local: int) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         return self.distributed.network_forward(positions, atomic_numbers, edge_index, n_local)
 
     @torch.jit.export

@@ -1,7 +1,7 @@
 """Coulomb models across MPI ranks: the Ewald sum split over LAMMPS's domains
 (mlip/export/lammps_coulomb.py, cuda/lammps/pair_mlip_coulomb.cpp).
 
-Energy, forces, per-atom energies and global virial on 1 rank (``coulomb split``) and on 2 and 3 ranks equal the
+Energy, forces, per-atom energies and global virial (and the sum of per-atom virials) on 1 rank (``coulomb split``) and on 2 and 3 ranks equal the
 Python potential (float64, random weights, learned charges ~ ±0.8 e) to ~1e-10 relative: learned
 charges neutral and charged, fixed point charges, a charged committee, a triclinic cell. The same
 split math is first checked without LAMMPS on one "rank" whose ghosts are explicit periodic
@@ -59,8 +59,8 @@ def split_by_hand(scripted, atoms, total_charge):
             q[:, s] += (total_charge - raw[:, s].sum()) / n
     box = torch.tensor(cell)
     factors = scripted.coulomb_structure_factors(pos[:n], q, box)
-    e_c, g_real, g_recip, g_q, w_recip = scripted.coulomb_energy(pos, q.repeat(1 + len(shifts), 1), n, pairs, box,
-                                                                 factors)
+    e_c, g_real, g_recip, g_q, w_recip, _ = scripted.coulomb_energy(pos, q.repeat(1 + len(shifts), 1), n, pairs,
+                                                                    box, factors, False)
     g = g_q.reshape(1 + len(shifts), n, -1).sum(0)  # ghosts' charge gradients onto their owners
     for s, conserved in enumerate(conserves):
         if conserved:
@@ -96,9 +96,10 @@ pair_style mlip total_charge {charge} coulomb {mode}
 pair_coeff * * {model} Na Cl
 compute vir all pressure NULL virial
 compute pe_atom all pe/atom
+compute s_atom all stress/atom NULL virial
 thermo_style custom step pe vol c_vir[1] c_vir[2] c_vir[3] c_vir[4] c_vir[5] c_vir[6]
 thermo_modify format float %.17g
-dump f all custom 1 forces.dump id fx fy fz c_pe_atom
+dump f all custom 1 forces.dump id fx fy fz c_pe_atom c_s_atom[*]
 dump_modify f sort id format float %.17g
 run 0
 """
@@ -115,10 +116,11 @@ def lammps_single_point(atoms, path, charge, tmp_path, n_ranks, mode="auto", pro
     values = dict(zip(header, map(float, rows[-1])))
     six = np.array([values[f"c_vir[{k}]"] for k in range(1, 7)]) * values["Volume"] / lh.NKTV2P
     lines = (tmp_path / "forces.dump").read_text().splitlines()
-    start = lines.index("ITEM: ATOMS id fx fy fz c_pe_atom") + 1
+    start = next(k for k, line in enumerate(lines) if line.startswith("ITEM: ATOMS id fx fy fz c_pe_atom")) + 1
     table = np.array([[float(v) for v in line.split()[1:]] for line in lines[start:start + len(atoms)]])
-    return {"energy": values["PotEng"], "forces": table[:, :3], "atom_energy": table[:, 3], "virial": six,
-            "log": done.stdout}
+    # stress/atom is -(per-atom virial) in pressure·volume units
+    return {"energy": values["PotEng"], "forces": table[:, :3], "atom_energy": table[:, 3],
+            "atom_virial": -table[:, 4:10] / lh.NKTV2P, "virial": six, "log": done.stdout}
 
 
 @pytest.mark.parametrize("n_ranks", [1, 2, 3])
@@ -134,6 +136,21 @@ def test_lammps_split_coulomb_equals_python(name, n_ranks, exported, tmp_path):
     assert rel(got["virial"], ref["virial"]) < RTOL
     # per-atom energies: short-range + Coulomb share ½ q_i φ_i, as on one rank and in Python
     assert rel(got["atom_energy"], ref["atom_energy"]) < RTOL
+    # per-atom virials (edges and pairs split in halves, the reciprocal part shared equally) sum
+    # to the global virial
+    assert rel(got["atom_virial"].sum(0), ref["virial"]) < RTOL
+
+
+def test_per_atom_virials_do_not_depend_on_the_decomposition(exported, tmp_path):
+    make, charge, model = CASES["triclinic_committee_charged"]
+    pot, path = exported[model]
+    atoms = make()
+    (tmp_path / "one").mkdir()
+    (tmp_path / "three").mkdir()
+    one = lammps_single_point(atoms, path, charge, tmp_path / "one", 1, mode="split")
+    three = lammps_single_point(atoms, path, charge, tmp_path / "three", 3)
+    assert rel(three["atom_virial"], one["atom_virial"]) < 1e-10
+    assert np.abs(one["atom_virial"]).max() > 1e-3  # not trivially zero
 
 
 def test_a_rank_without_atoms_and_a_float32_model(exported, tmp_path):
@@ -210,8 +227,6 @@ def test_nve_across_ranks_is_the_one_rank_run(exported, tmp_path):
 @pytest.mark.parametrize("pair_style, boundary, extra, message", [
     ("mlip coulomb sometimes", "p p p", "", "coulomb must be auto, split"),
     ("mlip coulomb split", "f f f", "", "coulomb split needs a box periodic in all three directions"),
-    ("mlip coulomb split", "p p p", "compute s_atom all stress/atom NULL virial\nthermo_style custom step pe c_sum\n"
-     "compute sum all reduce sum c_s_atom[1]", "per-atom virials of a Coulomb model are not split"),
 ])
 def test_split_coulomb_bad_settings_are_clear_errors(pair_style, boundary, extra, message, exported, tmp_path):
     atoms = ionic_cluster(10) if boundary == "f f f" else rock_salt_cell().repeat((2, 1, 1))
