@@ -98,10 +98,10 @@ def main(argv=None) -> int:
         box, one, two = (statistics.median(times[k]) for k in ("box, np 1", "split, np 1", "split, np 2"))
         print(f"  split np1 / box np1: {box / one:.2f}x faster; split np2 vs np1: {one / two:.2f}x", flush=True)
     result["load_average_end"] = list(os.getloadavg())
-    tmp = args.output + ".tmp"
-    with open(tmp, "w") as fh:
+    from mlip.atomic_io import atomic_open
+
+    with atomic_open(args.output, "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=1)
-    os.replace(tmp, args.output)
     return 0
 
 

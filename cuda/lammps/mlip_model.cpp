@@ -96,15 +96,10 @@ double Model::compute(const double *x, const int64_t *z, int64_t n_atoms, const 
                       int64_t n_local, const double *cell, const bool *pbc, double total_charge, double *forces,
                       double *atom_energy, double *atom_virial, double *cell_virial, bool &finite)
 {
-  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  // from_blob does not copy: .to(..., copy=true) makes tensors that own their memory.
-  torch::Tensor pos = torch::from_blob(const_cast<double *>(x), {n_atoms, 3}, f64)
-                          .to(impl_->device, impl_->dtype, false, true);
-  torch::Tensor numbers = torch::from_blob(const_cast<int64_t *>(z), {n_atoms}, i64).to(impl_->device, torch::kInt64, false, true);
-  torch::Tensor edges = torch::from_blob(const_cast<int64_t *>(edge_index), {2, n_edges}, i64)
-                            .to(impl_->device, torch::kInt64, false, true);
-  torch::Tensor box = torch::from_blob(const_cast<double *>(cell), {3, 3}, f64).to(impl_->device, impl_->dtype, false, true);
+  torch::Tensor pos = impl_->in(x, {n_atoms, 3});
+  torch::Tensor numbers = impl_->in(z, {n_atoms});
+  torch::Tensor edges = impl_->in(edge_index, {2, n_edges});
+  torch::Tensor box = impl_->in(cell, {3, 3});
   torch::Tensor periodic = torch::zeros({3}, torch::TensorOptions().dtype(torch::kBool));
   auto periodic_flags = periodic.accessor<bool, 1>();
   for (int d = 0; d < 3; d++) periodic_flags[d] = pbc[d];

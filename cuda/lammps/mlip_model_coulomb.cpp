@@ -6,7 +6,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <torch/autograd.h>
 
 namespace mlip_lammps {
 
@@ -35,18 +34,17 @@ void Model::coulomb_network_begin(const double *x, const int64_t *z, int64_t n_a
 {
   require(impl_->coulomb);
   torch::AutoGradMode grad_on(true);    // whatever the caller's mode (LAMMPS inside a no_grad Python)
-  impl_->pending_positions = impl_->pending_energy = impl_->pending_raw = torch::Tensor();
-  impl_->pending_offsets = impl_->pending_edges = torch::Tensor();
+  torch::Tensor edges = impl_->in(edge_index, {2, n_edges});
   auto res = impl_->module
-                 .run_method("coulomb_network_forward", impl_->in(x, {n_atoms, 3}), impl_->in(z, {n_atoms}),
-                             impl_->in(edge_index, {2, n_edges}), n_local)
+                 .run_method("coulomb_network_forward", impl_->in(x, {n_atoms, 3}), impl_->in(z, {n_atoms}), edges,
+                             n_local)
                  .toTuple();
   const auto &el = res->elements();
   impl_->pending_energy = el[0].toTensor();
   impl_->pending_raw = el[1].toTensor();
   impl_->pending_positions = el[2].toTensor();
   impl_->pending_offsets = el[4].toTensor();
-  impl_->pending_edges = impl_->in(edge_index, {2, n_edges});
+  impl_->pending_edges = edges;
   bool finite = true;
   out(impl_->pending_raw.detach(), raw, n_local, (int64_t) impl_->conserves.size(), "charges", finite);
   if (atom_energy) out(el[3].toTensor(), atom_energy, n_local, 1, "atomic energies", finite);
@@ -98,30 +96,15 @@ double Model::coulomb_network_finish(const double *charge_gradients, double *for
   impl_->pending_positions = impl_->pending_energy = impl_->pending_raw = torch::Tensor();    // graph freed below
   impl_->pending_offsets = impl_->pending_edges = torch::Tensor();
   const int64_t n_atoms = pos.size(0);
-  torch::Tensor g = impl_->in(charge_gradients, {raw.size(0), raw.size(1)});
-  torch::Tensor total = energy + (raw * g).sum();
-  torch::Tensor f = torch::zeros_like(pos);
-  torch::Tensor w = torch::zeros({atom_virial ? n_atoms : 0, 6}, pos.options());
   torch::AutoGradMode grad_on(true);
-  if (total.requires_grad()) {
-    std::vector<torch::Tensor> wrt{pos};
-    if (atom_virial) wrt.push_back(offsets);
-    auto grads = torch::autograd::grad({total}, wrt, {}, false, false, true);
-    if (grads[0].defined()) f = -grads[0];
-    if (atom_virial && grads[1].defined()) {    // each edge: -1/2 r_e (x) g_e to both ends
-      torch::Tensor i = edges[0], j = edges[1];
-      torch::Tensor vec = (pos.detach().index_select(0, j) - pos.detach().index_select(0, i)).unsqueeze(2) *
-          grads[1].unsqueeze(1);
-      torch::Tensor six = torch::stack({vec.select(1, 0).select(1, 0), vec.select(1, 1).select(1, 1),
-                                        vec.select(1, 2).select(1, 2), vec.select(1, 0).select(1, 1),
-                                        vec.select(1, 0).select(1, 2), vec.select(1, 1).select(1, 2)},
-                                       1) * -0.5;
-      w = w.index_add(0, i, six).index_add(0, j, six);
-    }
-  }
+  auto res = impl_->module
+                 .run_method("coulomb_network_backward", energy, raw, pos, offsets, edges,
+                             impl_->in(charge_gradients, {raw.size(0), raw.size(1)}), atom_virial != nullptr)
+                 .toTuple();
+  const auto &el = res->elements();
   finite = true;
-  out(f, forces, n_atoms, 3, "forces", finite);
-  if (atom_virial) out(w, atom_virial, n_atoms, 6, "per-atom virials", finite);
+  out(el[0].toTensor(), forces, n_atoms, 3, "forces", finite);
+  if (atom_virial) out(el[1].toTensor(), atom_virial, n_atoms, 6, "per-atom virials", finite);
   return energy.detach().to(torch::kCPU, torch::kFloat64).item<double>();
 }
 

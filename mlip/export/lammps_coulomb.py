@@ -29,7 +29,7 @@ atoms enter only through the constants). Charges couple back through the network
    the ghosts' back onto their owners, reverse comm) and the explicit cell virial;
 4. pair style: G = ∂E/∂q minus its mean over all atoms (the total-charge constraint's chain rule);
 5. the pair style back-propagates ``Σ ε_i + Σ q̃_i G_i`` through the kept graph: all forces
-   that flow through the networks (:meth:`network` does 1 and 5 in one call, for Python).
+   that flow through the networks (:meth:`network_backward`).
 
 Everything is TorchScript; the pair style (cuda/lammps/pair_mlip_coulomb.cpp) does the
 communication. Per-atom energies are the short-range ones plus each atom's Coulomb share
@@ -44,20 +44,9 @@ from typing import List, Tuple
 import torch
 from torch import Tensor, nn
 
-from mlip.physics.ewald import ewald_parameters, reciprocal_vectors, wrap_positions
-from mlip.physics.switching import switch_on
+from mlip.export.lammps_module import _six, pair_atom_virial
+from mlip.physics.ewald import ewald_parameters, real_space_kernel, reciprocal_wavevectors, wrap_positions
 from mlip.types import Edges, System
-
-COULOMB_EV_A = 14.399645351950548  # as mlip.physics.coulomb (a literal for TorchScript)
-
-
-def _six(m: Tensor) -> Tensor:
-    return torch.stack([m[0, 0], m[1, 1], m[2, 2], m[0, 1], m[0, 2], m[1, 2]])
-
-
-def _six_rows(m: Tensor) -> Tensor:
-    """(n, 3, 3) -> (n, 6) in LAMMPS's order xx yy zz xy xz yz."""
-    return torch.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2], m[:, 0, 1], m[:, 0, 2], m[:, 1, 2]], dim=1)
 
 
 class DistributedCoulomb(nn.Module):
@@ -104,19 +93,13 @@ class DistributedCoulomb(nn.Module):
         return max(self.r_real)
 
     @torch.jit.export
-    def raw_charges(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int) -> Tensor:
-        """(n_local, n_sets) charges q̃ (e) of the local atoms before the total charge is imposed."""
-        with torch.no_grad():
-            return self.network_forward(positions, atomic_numbers, edge_index, n_local)[1]
-
-    @torch.jit.export
     def network_forward(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor,
                         n_local: int) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """One pass of the networks that keeps its graph: (short-range energy of the local atoms,
         eV; raw charges (n_local, n_sets), e; the positions leaf it differentiates against;
         short-range atomic energies (n_local,), eV, detached; the edge-offset leaf (n_edges, 3),
         zeros, whose gradient is ∂/∂r_e for per-atom virials).
-        The pair style back-propagates ``energy + Σ q̃ G`` once the charge gradients G are known."""
+        :meth:`network_backward` takes them once the charge gradients G are known."""
         pos = positions.detach().requires_grad_(True)
         n_all, dtype, device = pos.shape[0], pos.dtype, pos.device
         graph = System(pos, atomic_numbers, torch.eye(3, dtype=dtype, device=device).unsqueeze(0),
@@ -151,13 +134,8 @@ class DistributedCoulomb(nn.Module):
         return torch.cat(parts)
 
     def _phases(self, x: Tensor, q: Tensor, cell: Tensor, s: int) -> Tuple[Tensor, Tensor]:
-        k = self._k(cell, s)
-        kr = x @ k.transpose(0, 1)
+        kr = x @ reciprocal_wavevectors(cell, self.k_max[s]).transpose(0, 1)
         return q @ torch.cos(kr), q @ torch.sin(kr)
-
-    def _k(self, cell: Tensor, s: int) -> Tensor:
-        n = reciprocal_vectors(cell, self.k_max[s])
-        return n.to(cell.dtype) @ (2.0 * math.pi * torch.linalg.inv(cell).transpose(0, 1))
 
     @torch.jit.export
     def energy(self, positions: Tensor, charges: Tensor, n_local: int, pairs: Tensor, cell: Tensor,
@@ -193,14 +171,10 @@ class DistributedCoulomb(nn.Module):
             alpha = self.alpha[s]
             qs = q[:, s]
             inside = r < self.r_real[s]
-            rs = torch.where(inside, r, torch.ones_like(r))
-            if self.r_off[s] > 0.0:
-                kernel = (switch_on(rs, self.r_on[s], self.r_off[s]) - torch.erf(alpha * rs)) / rs
-            else:
-                kernel = torch.erfc(alpha * rs) / rs
+            kernel = real_space_kernel(torch.where(inside, r, torch.ones_like(r)), alpha, self.r_on[s], self.r_off[s])
             kernel = torch.where(inside, kernel, torch.zeros_like(kernel))
             e = 0.5 * (qs[i] * qs[j] * kernel).sum() - alpha / math.sqrt(math.pi) * (qs[:n_local] * qs[:n_local]).sum()
-            k = self._k(h, s)
+            k = reciprocal_wavevectors(h, self.k_max[s])
             n_k = k.shape[0]
             c_all = factors[offset:offset + n_k]
             s_all = factors[offset + n_k:offset + 2 * n_k]
@@ -216,20 +190,16 @@ class DistributedCoulomb(nn.Module):
                 e = e + (4.0 * math.pi / volume) * (g * mixed).sum()
             q_loc = qs[:n_local].sum()
             e = e - math.pi / (2.0 * volume * alpha * alpha) * (2.0 * q_loc - q_loc.detach()) * q_all
-            total = total + self.weights[s] * 14.399645351950548 * e  # k_e, eV·Å (COULOMB_EV_A)
+            total = total + self.weights[s] * 14.399645351950548 * e  # k_e, eV·Å (mlip.physics.coulomb.COULOMB_EV_A)
         wrt = [pos, x_loc, q, strain]
         if compute_atom_virial:
             wrt.append(offsets)
         grads = torch.autograd.grad([total], wrt, allow_unused=True)
         g_pos, g_x, g_q, g_strain = grads[0], grads[1], grads[2], grads[3]
-        atom_virial = torch.zeros((0, 6), dtype=dtype, device=device)
-        if compute_atom_virial:
-            g_pair = grads[4]
-            atom_virial = torch.zeros((pos.shape[0], 6), dtype=dtype, device=device)
-            if g_pair is not None:
-                vec = (positions[j] - positions[i]).detach()
-                w = -0.5 * _six_rows(vec.unsqueeze(2) * g_pair.unsqueeze(1))
-                atom_virial = atom_virial.index_add(0, i, w).index_add(0, j, w)
+        atom_virial = torch.zeros((pos.shape[0] if compute_atom_virial else 0, 6), dtype=dtype, device=device)
+        g_pair = grads[4] if compute_atom_virial else None
+        if g_pair is not None:
+            atom_virial = pair_atom_virial((positions[j] - positions[i]).detach(), g_pair, pairs, pos.shape[0])
         g_pos = g_pos if g_pos is not None else torch.zeros_like(pos)
         g_x = g_x if g_x is not None else torch.zeros_like(x_loc)
         g_q = g_q if g_q is not None else torch.zeros_like(q)
@@ -237,19 +207,30 @@ class DistributedCoulomb(nn.Module):
         return total.detach(), g_pos, g_x, g_q, virial, atom_virial
 
     @torch.jit.export
-    def network(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int,
-                charge_gradients: Tensor) -> Tuple[Tensor, Tensor]:
-        """Short-range energy of the local atoms (eV) and the forces (n_atoms, 3), eV/Å, of
-        ``Σ_{i local} ε_i + Σ_{i local, s} q̃_is G_is`` (G: ``charge_gradients`` (n_local, n_sets),
-        ∂E_Coulomb/∂q̃ in V, constants) on the graph's atoms."""
-        energy, raw, pos, _, _ = self.network_forward(positions, atomic_numbers, edge_index, n_local)
+    def network_backward(self, energy: Tensor, raw: Tensor, positions: Tensor, offsets: Tensor, edge_index: Tensor,
+                         charge_gradients: Tensor, compute_atom_virial: bool) -> Tuple[Tensor, Tensor]:
+        """Back-propagates ``energy + Σ_{i local, s} q̃_is G_is`` (the first, second, third and
+        fourth outputs of :meth:`network_forward`; G: ``charge_gradients`` (n_local, n_sets),
+        ∂E_Coulomb/∂q̃ in V, constants) through the kept graph: forces (n_atoms, 3), eV/Å, on the
+        graph's atoms and, with ``compute_atom_virial``, its per-atom virial (n_atoms, 6), eV
+        (each edge gives ``-½ r_e ⊗ ∂/∂r_e`` to both its atoms), else (0, 6)."""
         total = energy + (raw * charge_gradients).sum()
-        forces = torch.zeros_like(pos)
+        n_atoms = positions.shape[0]
+        forces = torch.zeros_like(positions)
+        atom_virial = torch.zeros((n_atoms if compute_atom_virial else 0, 6), dtype=positions.dtype,
+                                  device=positions.device)
         if total.requires_grad:
-            (g,) = torch.autograd.grad([total], [pos], allow_unused=True)
+            wrt = [positions, offsets] if compute_atom_virial else [positions]
+            grads = torch.autograd.grad([total], wrt, allow_unused=True)
+            g = grads[0]
             if g is not None:
                 forces = -g
-        return energy.detach(), forces
+            if compute_atom_virial:
+                g_edge = grads[1]
+                if g_edge is not None:
+                    vec = (positions[edge_index[1]] - positions[edge_index[0]]).detach()
+                    atom_virial = pair_atom_virial(vec, g_edge, edge_index, n_atoms)
+        return forces, atom_virial
 
 
 def distributed_coulomb(force_model: nn.Module) -> DistributedCoulomb:
@@ -320,10 +301,6 @@ class CoulombRanksModel(nn.Module):
         return self.distributed.real_space_cutoff()
 
     @torch.jit.export
-    def coulomb_raw_charges(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int) -> Tensor:
-        return self.distributed.raw_charges(positions, atomic_numbers, edge_index, n_local)
-
-    @torch.jit.export
     def coulomb_structure_factors(self, x_local: Tensor, q_local: Tensor, cell: Tensor) -> Tensor:
         return self.distributed.structure_factors(x_local, q_local, cell)
 
@@ -338,6 +315,8 @@ class CoulombRanksModel(nn.Module):
         return self.distributed.network_forward(positions, atomic_numbers, edge_index, n_local)
 
     @torch.jit.export
-    def coulomb_network(self, positions: Tensor, atomic_numbers: Tensor, edge_index: Tensor, n_local: int,
-                        charge_gradients: Tensor) -> Tuple[Tensor, Tensor]:
-        return self.distributed.network(positions, atomic_numbers, edge_index, n_local, charge_gradients)
+    def coulomb_network_backward(self, energy: Tensor, raw: Tensor, positions: Tensor, offsets: Tensor,
+                                 edge_index: Tensor, charge_gradients: Tensor,
+                                 compute_atom_virial: bool) -> Tuple[Tensor, Tensor]:
+        return self.distributed.network_backward(energy, raw, positions, offsets, edge_index, charge_gradients,
+                                                 compute_atom_virial)

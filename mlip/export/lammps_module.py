@@ -38,6 +38,14 @@ def _six(m: Tensor) -> Tensor:
     return torch.stack([m[..., 0, 0], m[..., 1, 1], m[..., 2, 2], m[..., 0, 1], m[..., 0, 2], m[..., 1, 2]], dim=-1)
 
 
+def pair_atom_virial(vec: Tensor, grad: Tensor, index: Tensor, n_atoms: int) -> Tensor:
+    """(n_atoms, 6) eV: each pair or edge ``p = (i, j)`` with vector ``vec_p`` (Å) and ``grad_p =
+    ∂E/∂vec_p`` (eV/Å) adds ``-½ vec_p ⊗ grad_p`` to atom i and to atom j (``index`` (2, n_p))."""
+    w = -0.5 * _six(vec.unsqueeze(2) * grad.unsqueeze(1))
+    out = torch.zeros((n_atoms, 6), dtype=vec.dtype, device=vec.device)
+    return out.index_add(0, index[0], w).index_add(0, index[1], w)
+
+
 class LammpsModel(nn.Module):
     """The deployed module: ``forward(positions, atomic_numbers, edge_index, n_local,
     compute_atom_virial, cell, pbc, total_charge) -> (energy, forces, atomic_energies,
@@ -135,8 +143,7 @@ class LammpsModel(nn.Module):
                 if g_edge is None:
                     g_edge = torch.zeros_like(delta)
                 vec = (pos[edge_index[1]] - pos[edge_index[0]]).detach()
-                w = -0.5 * _six(vec.unsqueeze(2) * g_edge.unsqueeze(1))
-                atom_virial = atom_virial.index_add(0, edge_index[0], w).index_add(0, edge_index[1], w)
+                atom_virial = pair_atom_virial(vec, g_edge, edge_index, n_atoms)
                 if self.has_box_terms and n_local > 0:
                     g_box = grads[2]
                     if g_box is None:

@@ -130,6 +130,20 @@ def reciprocal_vectors(cell: Tensor, k_max: float) -> Tensor:
         return n[(k * k).sum(dim=1) < k_max * k_max]
 
 
+def reciprocal_wavevectors(cell: Tensor, k_max: float) -> Tensor:
+    """Wave vectors k (n_k, 3), 1/Å, of :func:`reciprocal_vectors`, differentiable in the cell."""
+    n = reciprocal_vectors(cell, k_max)
+    return n.to(cell.dtype) @ (2.0 * math.pi * torch.linalg.inv(cell).transpose(0, 1))
+
+
+def real_space_kernel(r: Tensor, alpha: float, r_on: float, r_off: float) -> Tensor:
+    """The real-space Ewald kernel in 1/Å: ``[S(r) − erf(α r)] / r`` with the damping switch,
+    ``erfc(α r) / r`` without (``r_off <= 0``)."""
+    if r_off > 0.0:
+        return (switch_on(r, r_on, r_off) - torch.erf(alpha * r)) / r
+    return torch.erfc(alpha * r) / r
+
+
 def ewald_potential(
     positions: Tensor, charges: Tensor, cell: Tensor, r_on: float, r_off: float, tolerance: float, real_space_cutoff: float
 ) -> Tensor:
@@ -150,16 +164,11 @@ def ewald_potential(
     i, j, shift = real_space_pairs(positions, cell, r_real)
     vec = positions[j] - positions[i] + shift.to(dtype) @ cell
     r = torch.linalg.norm(vec, dim=1)
-    if r_off > 0.0:
-        kernel = (switch_on(r, r_on, r_off) - torch.erf(alpha * r)) / r
-    else:
-        kernel = torch.erfc(alpha * r) / r
-    phi = torch.zeros_like(charges).index_add(0, i, charges[j] * kernel)
+    phi = torch.zeros_like(charges).index_add(0, i, charges[j] * real_space_kernel(r, alpha, r_on, r_off))
     # reciprocal space
     volume = torch.abs(torch.linalg.det(cell))
-    n = reciprocal_vectors(cell, k_max)
-    if n.shape[0] > 0:
-        k = n.to(dtype) @ (2.0 * math.pi * torch.linalg.inv(cell).transpose(0, 1))
+    k = reciprocal_wavevectors(cell, k_max)
+    if k.shape[0] > 0:
         k2 = (k * k).sum(dim=1)
         g = torch.exp(-k2 / (4.0 * alpha * alpha)) / k2
         kr = positions @ k.transpose(0, 1)  # (n_atoms, n_k)
