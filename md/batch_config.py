@@ -3,7 +3,8 @@ and seed per system.
 
 A run holds ``n_structures × replicas`` systems, structure-major: system ``k`` is replica
 ``k % replicas`` of structure ``k // replicas``. ``temperature_K`` is one value for all
-systems or one per system (K). ``seeds`` (one per system) are derived from ``seed`` when not
+systems or one per system (K), and so is ``pressure_GPa`` for ``npt`` (GPa: a pressure
+ladder, e.g. ``--replicas 3 --pressure-GPa 0 1 2``). ``seeds`` (one per system) are derived from ``seed`` when not
 given — deterministically, by :class:`numpy.random.SeedSequence` (``seed``).spawn, so replicas
 of one run, and the runs of neighbouring seeds, draw independent streams — and written to the
 run's config.yaml. A system of a batch follows the trajectory a one-structure run with its
@@ -18,6 +19,8 @@ import numpy as np
 
 from mlip.errors import ConfigError
 
+from md.npt import check_npt_settings
+
 
 class SystemSpec(NamedTuple):
     """One system of a batch run.
@@ -28,6 +31,7 @@ class SystemSpec(NamedTuple):
         replica: which replica of that structure (0-based).
         temperature_K: its thermostat (and initial-velocity) temperature, K.
         seed: the seed of its random-number generator.
+        pressure_GPa: its barostat's target pressure, GPa (None at constant volume).
     """
 
     index: int
@@ -35,6 +39,7 @@ class SystemSpec(NamedTuple):
     replica: int
     temperature_K: float
     seed: int
+    pressure_GPa: Optional[float] = None
 
     @property
     def name(self) -> str:
@@ -68,9 +73,10 @@ def system_specs(config) -> List[SystemSpec]:
     structures = config.structure if isinstance(config.structure, list) else [config.structure]
     temperatures = config.temperature_K if isinstance(config.temperature_K, list) else [config.temperature_K] * n
     seeds = config.seeds if config.seeds is not None else derived_seeds(config.seed, n)
+    pressures = config.pressure_GPa if isinstance(config.pressure_GPa, list) else [config.pressure_GPa] * n
     replicas = int(config.replicas)
-    return [SystemSpec(k, structures[k // replicas], k % replicas, float(temperatures[k]), int(seeds[k]))
-            for k in range(n)]
+    return [SystemSpec(k, structures[k // replicas], k % replicas, float(temperatures[k]), int(seeds[k]),
+                       None if pressures[k] is None else float(pressures[k])) for k in range(n)]
 
 
 def check_batch_fields(config) -> None:
@@ -92,11 +98,20 @@ def check_batch_fields(config) -> None:
         positive = config.ensemble != "nve"
         values = [_temperature(t, positive) for t in temperature]
         _set(config, "temperature_K", values[0] if len(values) == 1 else values)
+    pressure = config.pressure_GPa
+    if isinstance(pressure, (list, tuple)):
+        if not pressure:
+            raise ConfigError("pressure_GPa is an empty list; give one pressure (GPa) or one per system")
+        values = [check_npt_settings(config.ensemble, p) for p in pressure]
+        _set(config, "pressure_GPa", values[0] if len(values) == 1 else values)
     n = n_systems(config)
     what = f"{n} system{'s' if n != 1 else ''} ({n_structures(config)} structure(s) × {replicas} replica(s))"
     if isinstance(config.temperature_K, list) and len(config.temperature_K) != n:
         raise ConfigError(f"got {len(config.temperature_K)} temperatures for {what}; give one temperature for all "
                           f"systems or exactly one per system (e.g. --replicas {len(config.temperature_K)})")
+    if isinstance(config.pressure_GPa, list) and len(config.pressure_GPa) != n:
+        raise ConfigError(f"got {len(config.pressure_GPa)} pressures for {what}; give one pressure (GPa) for all "
+                          f"systems or exactly one per system (e.g. --replicas {len(config.pressure_GPa)})")
     if config.seeds is not None:
         seeds = config.seeds
         if not isinstance(seeds, (list, tuple)) or not all(

@@ -4,7 +4,7 @@ one batched run (:func:`md.run_batch`), one force call per step for all systems.
 Systems, temperatures and seeds: :mod:`md.batch_config`. As for one system, every input is
 checked before anything is written. Outputs in ``output_dir``: ``config.yaml`` (resolved
 settings, per-system seeds included), ``systems.csv`` (index, directory, structure, replica,
-temperature_K, seed), ``checkpoint.pt`` (one batch checkpoint, :mod:`md.batch_checkpoint`),
+temperature_K, pressure_GPa (empty at constant volume), seed), ``checkpoint.pt`` (one batch checkpoint, :mod:`md.batch_checkpoint`),
 and per system ``system_000/`` … with the files a one-system run writes (``config.yaml`` —
 the settings of the one-system run with this system's structure, temperature and seed, which
 follows the same trajectory — ``thermo.csv``, ``trajectory.<fmt>``, ``drift.json``,
@@ -52,7 +52,7 @@ class BatchRunResult:
     Attributes:
         states: the final state of each system.
         reports: each system's energy-drift report (also in its ``drift.json``).
-        systems: each system's structure, replica, temperature and seed.
+        systems: each system's structure, replica, temperature, pressure and seed.
         output_dir: where the files are (per-system files in ``system_000/`` …).
         files: output name -> path (top level: config, systems, checkpoint).
         n_steps_run: steps taken by this call (by every system).
@@ -87,7 +87,8 @@ def run_batch_from_config(config: MDConfig, forcefield) -> BatchRunResult:
         config = dataclasses.replace(config, seeds=[s.seed for s in system_specs(config)])
     specs = system_specs(config)
     integrators = [make_integrator(config.ensemble, config.timestep_fs, s.temperature_K, config.friction_per_fs,
-                                   config.tau_fs, config.chain_length, **npt_settings(config)) for s in specs]
+                                   config.tau_fs, config.chain_length, **npt_settings(_one_system(config, s)))
+                   for s in specs]
     limits = StabilityLimits(config.max_displacement_A, config.max_energy_change_eV_per_atom,
                              max_forces_std_eV_per_A=config.max_forces_std_eV_per_A)
     top = {name: os.path.join(config.output_dir, f"{name}.{ext}")
@@ -117,21 +118,30 @@ def run_batch_from_config(config: MDConfig, forcefield) -> BatchRunResult:
     _write_config(config, top["config"])
     _write_systems(specs, top["systems"])
     for spec, folder in zip(specs, folders):  # what a one-system run of this system would read
-        _write_config(dataclasses.replace(config, structure=spec.structure, temperature_K=spec.temperature_K,
-                                          seed=spec.seed, replicas=1, seeds=None, output_dir=folder),
-                      os.path.join(folder, "config.yaml"))
+        _write_config(dataclasses.replace(_one_system(config, spec), output_dir=folder), os.path.join(folder, "config.yaml"))
     progress = ProgressReporter(max(1, config.steps // 200), enabled=config.progress)
     reporters[0].append(progress)
     n_steps = config.steps - states[0].step
     start = time.perf_counter()
     states = run_batch(states, forcefield, integrators, n_steps, reporters, limits, top["checkpoint"],
-                       config.checkpoint_interval, [f"{s.name} ({s.structure}, replica {s.replica}, "
-                                                    f"{s.temperature_K:g} K)" for s in specs])
+                       config.checkpoint_interval, [_label(s) for s in specs])
     seconds = time.perf_counter() - start
     atom_steps = sum(s.n_atoms for s in states) * n_steps / seconds if seconds > 0 else 0.0
     return BatchRunResult(states, [r[0].last_report for r in reporters], specs, config.output_dir,
                           {k: v for k, v in top.items() if os.path.exists(v)}, n_steps, progress.ns_per_day,
                           atom_steps)
+
+
+def _one_system(config: MDConfig, spec: SystemSpec) -> MDConfig:
+    """The settings of the one-system run that follows the trajectory of ``spec`` in the batch."""
+    return dataclasses.replace(config, structure=spec.structure, temperature_K=spec.temperature_K, seed=spec.seed,
+                               pressure_GPa=spec.pressure_GPa, replicas=1, seeds=None)
+
+
+def _label(spec: SystemSpec) -> str:
+    """How error messages name a system, e.g. ``system_002 (a.xyz, replica 2, 300 K, 1 GPa)``."""
+    pressure = "" if spec.pressure_GPa is None else f", {spec.pressure_GPa:g} GPa"
+    return f"{spec.name} ({spec.structure}, replica {spec.replica}, {spec.temperature_K:g} K{pressure})"
 
 
 def _system_reporters(config: MDConfig, folder: str) -> list:
@@ -144,6 +154,7 @@ def _system_reporters(config: MDConfig, folder: str) -> list:
 def _write_systems(specs: List[SystemSpec], path: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["index", "directory", "structure", "replica", "temperature_K", "seed"])
+        writer.writerow(["index", "directory", "structure", "replica", "temperature_K", "pressure_GPa", "seed"])
         for s in specs:
-            writer.writerow([s.index, s.name, s.structure, s.replica, repr(s.temperature_K), s.seed])
+            pressure = "" if s.pressure_GPa is None else repr(s.pressure_GPa)
+            writer.writerow([s.index, s.name, s.structure, s.replica, repr(s.temperature_K), pressure, s.seed])

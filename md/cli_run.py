@@ -268,8 +268,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--temperature-K", dest="temperature_K", type=float, nargs="+",
                         help="temperature, K (default 300); in a batch one for all or one per system")
     parser.add_argument("--timestep-fs", dest="timestep_fs", type=float, help="time step, fs (default 1)")
-    parser.add_argument("--pressure-GPa", dest="pressure_GPa", type=float,
-                        help="npt: target pressure, GPa (1 bar = 0.0001 GPa)")
+    parser.add_argument("--pressure-GPa", dest="pressure_GPa", type=float, nargs="+",
+                        help="npt: target pressure, GPa (1 bar = 0.0001 GPa); in a batch one for all or one per system")
     parser.add_argument("--barostat", help="npt: scr (stochastic cell rescaling, default) or mtk "
                                            "(Martyna-Tobias-Klein + Nose-Hoover chains)")
     parser.add_argument("--barostat-tau-fs", dest="barostat_tau_fs", type=float,

@@ -51,7 +51,8 @@ class MDConfig:
         friction_per_fs: Langevin friction, 1/fs.
         tau_fs: Bussi / Nosé–Hoover relaxation time, fs.
         chain_length: Nosé–Hoover chain length.
-        pressure_GPa: target pressure of ``npt``, GPa (required there, None elsewhere).
+        pressure_GPa: target pressure of ``npt``, GPa (required there, None elsewhere); in a
+            batch one value for all systems or one per system.
         barostat: ``scr`` (stochastic cell rescaling, default) or ``mtk`` (Martyna–Tobias–Klein).
         barostat_tau_fs: barostat relaxation time (scr) or period (mtk), fs.
         cell_flexibility: ``isotropic``, ``anisotropic`` or ``triclinic`` (which cell
@@ -96,7 +97,7 @@ class MDConfig:
     friction_per_fs: float = 0.01
     tau_fs: float = 100.0
     chain_length: int = 3
-    pressure_GPa: Optional[float] = None
+    pressure_GPa: Union[None, float, List[float]] = None
     barostat: str = "scr"
     barostat_tau_fs: float = 1000.0
     cell_flexibility: str = "isotropic"
@@ -128,7 +129,8 @@ class MDConfig:
             _number(self, "init_temperature_K", positive=False)
         if self.max_forces_std_eV_per_A is not None:
             _number(self, "max_forces_std_eV_per_A", positive=True)
-        object.__setattr__(self, "pressure_GPa", check_npt_settings(self.ensemble, self.pressure_GPa))
+        if not isinstance(self.pressure_GPa, list):  # lists (a batch): check_batch_fields
+            object.__setattr__(self, "pressure_GPa", check_npt_settings(self.ensemble, self.pressure_GPa))
         object.__setattr__(self, "barostat", canonical_barostat(self.barostat))
         object.__setattr__(self, "cell_flexibility", canonical_flexibility(self.cell_flexibility))
         _number(self, "skin_A", positive=False)

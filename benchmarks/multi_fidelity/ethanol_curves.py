@@ -56,7 +56,7 @@ LABELS = {"direct": "direct (B3LYP only)", "delta": "Δ on GFN2-xTB (xTB at run 
 def run_config(mode: str, n: int, seed: int, args, out: str) -> dict:
     """The ``mlip train`` config of one run (see the module doc)."""
     data = {"train": DATA, "n_valid": args.n_valid, "n_test": args.n_test, "split_seed": 0}
-    model = dict(MODEL)
+    model = {**MODEL, **json.loads(args.model)}
     if mode == "direct":
         data.update(n_train=n, keys=DFT)
     elif mode == "delta":
@@ -248,6 +248,7 @@ def main():
     p.add_argument("--n-valid", type=int, default=25)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--model", default="{}", help='JSON overrides of the model section, e.g. \'{"channels": 32}\'')
     p.add_argument("--coupling", default="rho_delta", choices=("rho_delta", "heads"), help="multi-fidelity model")
     p.add_argument("--unbalanced", action="store_true", help="multi-fidelity without data.balance_fidelities")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once (one thread each)")
@@ -262,7 +263,7 @@ def main():
     results = json.load(open(out)) if os.path.exists(out) else {}
     if not args.replot:  # the settings of the runs (kept as they were when only replotting)
         results.update({"data": os.path.relpath(DATA, ROOT), "n_test": args.n_test, "n_valid": args.n_valid, "split_seed": 0,
-                        "model": MODEL, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "schedule": "cosine",
+                        "model": {**MODEL, **json.loads(args.model)}, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "schedule": "cosine",
                         "seeds_per_point": len(args.seeds), "coupling": args.coupling, "balance_fidelities": not args.unbalanced})
     runs = results.setdefault("runs", [])
     if not args.replot:

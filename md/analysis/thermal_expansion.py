@@ -274,6 +274,20 @@ def fit_polynomial(temperature_K, values, errors, degree: int, reference_tempera
     return PolynomialFit(coefficients, covariance, float(reference_temperature_K), chi2_per_dof)
 
 
+def expand_batch_runs(run_dirs: Sequence[str]) -> List[str]:
+    """``run_dirs`` with each batch run's folder (one holding ``systems.csv``) replaced by its
+    systems' folders, in batch order; other entries as given."""
+    out: List[str] = []
+    for run_dir in run_dirs:
+        listing = os.path.join(run_dir, "systems.csv")
+        if os.path.isdir(run_dir) and os.path.isfile(listing):
+            with open(listing, newline="", encoding="utf-8") as handle:
+                out.extend(os.path.join(run_dir, row["directory"]) for row in csv.DictReader(handle))
+        else:
+            out.append(run_dir)
+    return out
+
+
 def _check_ladder(runs: Sequence[LadderRun], degree: int) -> None:
     if len(runs) < degree + 1:
         raise AnalysisError(f"a {'linear' if degree == 1 else 'quadratic'} V(T) fit needs at least {degree + 1} NPT "
@@ -304,7 +318,9 @@ def thermal_expansion(run_dirs: Sequence[str], fit: str = "linear", reference_te
     """α_V, α_L (1/K) and per-axis α of an NPT ladder (the ``mlip md`` folders ``run_dirs``).
 
     Args:
-        run_dirs: NPT runs of one structure at one pressure and several temperatures.
+        run_dirs: NPT runs of one structure at one pressure and several temperatures; a
+            batch run's folder (``mlip md --replicas N --temperature-K T1 … --ensemble npt``,
+            with its ``systems.csv``) stands for all of its systems.
         fit: ``"linear"`` or ``"quadratic"`` V(T) (and L(T)).
         reference_temperature_K: where the headline α is given, K (default: mean ladder T).
         start_fs: statistics from this time on, fs (default: after ``start_fraction`` of each run).
@@ -316,6 +332,7 @@ def thermal_expansion(run_dirs: Sequence[str], fit: str = "linear", reference_te
     if not 0.0 <= start_fraction < 1.0:
         raise AnalysisError(f"start_fraction must lie in [0, 1), got {start_fraction}")
     degree = FITS[fit]
+    run_dirs = expand_batch_runs(run_dirs)
     if len(run_dirs) < 2:
         raise AnalysisError(f"thermal expansion needs NPT runs at two or more temperatures, got {len(run_dirs)} run "
                             "folder(s); give one folder per temperature")

@@ -23,6 +23,12 @@ def states(lj, n=2, dtype=torch.float64):
     ({"structure": "a.xyz", "replicas": 2, "ensemble": "langevin", "temperature_K": [300.0, -5.0]},
      r"temperature_K must be > 0"),
     ({"structure": [], "replicas": 1}, r"structure must be a file name or a list"),
+    ({"structure": "a.xyz", "replicas": 3, "ensemble": "npt", "pressure_GPa": [0.0, 1.0]},
+     r"2 pressures for 3 systems .*--replicas 2"),
+    ({"structure": "a.xyz", "replicas": 2, "ensemble": "bussi", "pressure_GPa": [0.0, 1.0]},
+     r"keeps the volume fixed; use --ensemble npt"),
+    ({"structure": "a.xyz", "replicas": 2, "ensemble": "npt", "pressure_GPa": []}, r"pressure_GPa is an empty list"),
+    ({"structure": "a.xyz", "replicas": 2, "ensemble": "npt", "pressure_GPa": [0.0, float("nan")]}, r"pressure"),
 ])
 def test_mismatched_batch_settings_are_config_errors(values, message):
     with pytest.raises(ConfigError, match=message):
@@ -32,6 +38,8 @@ def test_mismatched_batch_settings_are_config_errors(values, message):
 def test_one_structure_and_one_temperature_read_as_before():
     config = MDConfig(structure=["a.xyz"], temperature_K=[250.0])
     assert config.structure == "a.xyz" and config.temperature_K == pytest.approx(250.0, rel=1e-15)
+    config = MDConfig(structure="a.xyz", ensemble="npt", pressure_GPa=[0.5])
+    assert config.pressure_GPa == pytest.approx(0.5, rel=1e-15)
 
 
 def test_mixed_dtypes_are_refused():

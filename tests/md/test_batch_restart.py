@@ -117,3 +117,35 @@ def test_cli_batch_npt_runs_each_replica_like_its_solo_run(tmp_path, monkeypatch
         solo = run_from_args(config_path=str(own), output_dir=str(tmp_path / f"solo{k}"))
         torch.testing.assert_close(solo.state.system.cell, state.system.cell, rtol=1e-12, atol=1e-12 * float(solo.state.system.cell.abs().max()))
         torch.testing.assert_close(solo.state.positions, state.positions, rtol=1e-12, atol=1e-12 * float(solo.state.positions.abs().max()))
+
+
+def test_cli_batch_pressure_ladder_gives_each_replica_its_pressure(tmp_path, monkeypatch):
+    """`mlip md --ensemble npt --replicas 3 --pressure-GPa 0 0.3 0.6`: each replica's barostat
+    targets its own pressure (systems.csv, its config.yaml), its trajectory equals its solo run,
+    and over a short run the higher pressure compresses the crystal more."""
+    import csv
+
+    import md.reporters.energy_plot
+    import yaml
+
+    monkeypatch.setattr(md.reporters.energy_plot, "plot_energies", lambda path, *args: open(path, "wb").close())
+    ase.io.write(tmp_path / "c.xyz", argon_crystal(2))
+    pressures = [0.0, 0.3, 0.6]
+    options = {"forcefield": {"lennard_jones": {"epsilon_eV": 0.0104, "sigma_A": 3.4, "cutoff_A": 6.5}},
+               "replicas": 3, "thermo_interval": 10, "trajectory_interval": 20, "checkpoint_interval": 40,
+               "progress": False, "pressure_GPa": pressures, "barostat_tau_fs": 200.0, "compressibility_per_GPa": 0.3}
+    batch = run_from_args(structure_path=[str(tmp_path / "c.xyz")], ensemble="npt", temperature_K=[40.0],
+                          timestep_fs=5.0, steps=2 * N, output_dir=str(tmp_path / "batch"), seed=3, options=options)
+    rows = list(csv.DictReader(open(tmp_path / "batch" / "systems.csv")))
+    assert [float(r["pressure_GPa"]) for r in rows] == pytest.approx(pressures, abs=1e-15)
+    volumes = []
+    for k, state in enumerate(batch.states):
+        own = tmp_path / "batch" / f"system_{k:03d}" / "config.yaml"
+        assert yaml.safe_load(own.read_text())["pressure_GPa"] == pytest.approx(pressures[k], abs=1e-15)
+        volumes.append(abs(float(torch.linalg.det(state.system.cell[0]))))
+        solo = run_from_args(config_path=str(own), output_dir=str(tmp_path / f"solo{k}"))
+        torch.testing.assert_close(solo.state.system.cell, state.system.cell, rtol=1e-12, atol=1e-12 * float(solo.state.system.cell.abs().max()))
+        torch.testing.assert_close(solo.state.positions, state.positions, rtol=1e-12, atol=1e-12 * float(solo.state.positions.abs().max()))
+    assert volumes[0] > volumes[1] > volumes[2], volumes
+    restarted = run_from_args(restart=str(tmp_path / "batch"), steps=2 * N + 10, options={"progress": False})
+    assert [s.step for s in restarted.states] == [2 * N + 10] * 3

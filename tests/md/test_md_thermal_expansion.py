@@ -183,3 +183,18 @@ def test_mlip_analyze_thermal_expansion_cli(tmp_path, capsys):
     assert "--thermal-expansion" in capsys.readouterr().err
     assert mlip_main(["analyze", "--thermal-expansion", runs[0]]) == 2
     assert "two or more temperatures" in capsys.readouterr().err
+
+
+def test_a_batch_run_folder_stands_for_its_systems(tmp_path, capsys):
+    """`mlip analyze --thermal-expansion LADDER` on the folder of a batch run (`mlip md --ensemble
+    npt --replicas 3 --temperature-K 300 600 900`, listed in its systems.csv) = its three systems."""
+    rng = np.random.default_rng(5)
+    batch = tmp_path / "npt_ladder"
+    runs = [write_run(batch / f"system_{k:03d}", T, linear_volume, rng, rows=200) for k, T in enumerate((300.0, 600.0, 900.0))]
+    (batch / "systems.csv").write_text("index,directory,structure,replica,temperature_K,pressure_GPa,seed\n" + "".join(
+        f"{k},system_{k:03d},c.xyz,{k},{T!r},0.0,{k}\n" for k, T in enumerate((300.0, 600.0, 900.0))))
+    assert mlip_main(["analyze", "--thermal-expansion", str(batch)]) == 0
+    summary = json.loads((batch / "thermal_expansion" / "thermal_expansion.json").read_text())
+    separate = thermal_expansion(runs)
+    assert [r["run"] for r in summary["runs"]] == [r.run_dir for r in separate.runs]
+    assert math.isclose(summary["alpha_V_per_K"], separate.alpha_V_per_K, rel_tol=1e-12)
