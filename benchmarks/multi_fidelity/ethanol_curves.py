@@ -147,7 +147,9 @@ def summarise(runs: list) -> list:
         for n in sorted({r["n_b3lyp"] for r in runs if r["mode"] == mode}):
             pts = [r for r in runs if r["mode"] == mode and r["n_b3lyp"] == n]
             row = {"mode": mode, "n_b3lyp": n, "n_seeds": len(pts)}
-            for key in ("forces_mae_meV/A", "energy_mae_meV/atom", "forces_rmse_meV/A"):
+            for key in ("forces_mae_meV/A", "energy_mae_meV/atom", "forces_rmse_meV/A", "xtb_forces_mae_meV/A"):
+                if not all(key in p for p in pts):
+                    continue
                 v = np.array([p[key] for p in pts])
                 row[key] = float(v.mean())
                 row[key + "_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
@@ -210,14 +212,23 @@ def markdown_table(results: dict) -> str:
     by = {(r["mode"], r["n_b3lyp"]): r for r in results["summary"]}
     sizes = sorted({n for _, n in by})
     f = lambda r, k, d: "–" if r is None else f"{r[k]:.{d}f} ± {r[k + '_std']:.{d}f}"
-    lines = ["| N (B3LYP) | direct F MAE | Δ F MAE | MF F MAE | MF / Δ | direct E MAE | Δ E MAE | MF E MAE |",
+    lines = ["| N (B3LYP) | direct F MAE | Δ F MAE | MF F MAE | MF / Δ (per seed) | direct E MAE | Δ E MAE | MF E MAE |",
              "|---|---|---|---|---|---|---|---|"]
     for n in sizes:
         d, dl, mf = by.get(("direct", n)), by.get(("delta", n)), by.get(("mf", n))
         ratio = "–" if dl is None or mf is None else f"{mf['forces_mae_meV/A'] / dl['forces_mae_meV/A']:.2f}"
+        per_seed = seed_ratios(results.get("runs", []), n)
+        if per_seed and ratio != "–":
+            ratio += f" ({min(per_seed):.2f}–{max(per_seed):.2f})"
         lines.append(f"| {n} | {f(d, 'forces_mae_meV/A', 1)} | {f(dl, 'forces_mae_meV/A', 1)} | {f(mf, 'forces_mae_meV/A', 1)} | "
                      f"{ratio} | {f(d, 'energy_mae_meV/atom', 2)} | {f(dl, 'energy_mae_meV/atom', 2)} | {f(mf, 'energy_mae_meV/atom', 2)} |")
     return "\n".join(lines)
+
+
+def seed_ratios(runs: list, n: int, key: str = "forces_mae_meV/A") -> list:
+    """MF / Δ of ``key`` per training seed at N = ``n`` (seeds with both runs)."""
+    by = {(r["mode"], r["seed"]): r[key] for r in runs if r["n_b3lyp"] == n}
+    return [by[("mf", s)] / by[("delta", s)] for s in sorted({s for _, s in by}) if ("mf", s) in by and ("delta", s) in by]
 
 
 def _write_json_atomic(path: str, obj) -> None:
