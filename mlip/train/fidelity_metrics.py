@@ -1,57 +1,73 @@
 """Error metrics per fidelity (level of theory) of multi-fidelity data.
 
 Each frame is scored at its own fidelity (``Frame.fidelity``; frames without one at the
-potential's selected fidelity). Every graph is evaluated once: the metrics of all frames
-together are pooled from the per-fidelity ones (MAE weighted by the number of values, RMSE
-from the pooled mean square).
+potential's selected fidelity). Every graph is evaluated once, in batches that may mix
+fidelities: the errors of all frames together and of each fidelity are collected from the same
+predictions (:class:`FidelityErrors`).
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence
 
-import numpy as np
+import torch
 
-from mlip.data.batch import Graph
-from mlip.train.metrics import evaluate
+from mlip.data.batch import Batch, Graph, iterate_batches
+from mlip.train.metrics import ErrorAccumulator, predict
+from mlip.types import Prediction
 
-#: (quantity, unit in the metric names, values per frame carrying it: 1, 3 per atom, 9)
-_QUANTITIES = (("energy", "meV/atom"), ("forces", "meV/A"), ("stress", "meV/A3"))
+
+class FidelityErrors:
+    """Errors of all frames together and of each fidelity's frames (names in the order they
+    first appear in ``graphs``; None: frames without one), from one pass over the batches."""
+
+    def __init__(self, graphs: Sequence[Graph]):
+        names: Dict[Optional[str], None] = {}
+        for g in graphs:
+            names.setdefault(g.frame.fidelity, None)
+        self.multi = any(name is not None for name in names)
+        self.all = ErrorAccumulator()
+        self.per: Dict[Optional[str], ErrorAccumulator] = {name: ErrorAccumulator() for name in names}
+
+    def add(self, pred: Prediction, batch: Batch) -> None:
+        self.all.add(pred, batch)
+        if not self.multi:
+            return
+        names = batch.fidelity if batch.fidelity is not None else (None,) * int(batch.n_atoms.numel())
+        for name, errors in self.per.items():
+            systems = torch.tensor([f == name for f in names], dtype=torch.bool, device=batch.energy_mask.device)
+            if bool(systems.any()):
+                errors.add(pred, batch, systems)
+
+    def by_fidelity(self, keep_values: bool = False) -> Dict[Optional[str], Dict[str, Any]]:
+        return {name: errors.result(keep_values) for name, errors in self.per.items()}
+
+    def pooled(self, keep_values: bool = False) -> Dict[str, Any]:
+        """All frames' metrics plus, for multi-fidelity data, ``"{fidelity}_{metric}"`` keys."""
+        out = self.all.result(keep_values)
+        if self.multi:
+            for name, metrics in self.by_fidelity().items():
+                out.update({f"{name}_{k}": v for k, v in metrics.items()})
+        return out
+
+
+def _errors(potential, graphs: Sequence[Graph], batch_size: int) -> FidelityErrors:
+    errors = FidelityErrors(graphs)
+    for batch in iterate_batches(graphs, batch_size, potential.dtype, shuffle=False, device=potential.device):
+        errors.add(predict(potential, batch), batch)
+    return errors
 
 
 def evaluate_by_fidelity(potential, graphs: Sequence[Graph], batch_size: int = 8, keep_values: bool = False) -> Dict[Optional[str], Dict[str, Any]]:
     """``{fidelity name (None: frames without one): metrics of :func:`mlip.train.metrics.evaluate`}``,
     in the order the fidelities first appear."""
-    groups: Dict[Optional[str], list] = {}
-    for g in graphs:
-        groups.setdefault(g.frame.fidelity, []).append(g)
-    return {name: evaluate(potential, group, batch_size, keep_values) for name, group in groups.items()}
-
-
-def _count(graphs: Sequence[Graph], quantity: str) -> int:
-    per_frame = {"energy": lambda f: 1, "forces": lambda f: 3 * f.n_atoms, "stress": lambda f: 9}[quantity]
-    return sum(per_frame(g.frame) for g in graphs if getattr(g.frame, quantity) is not None)
+    errors = _errors(potential, graphs, batch_size)
+    return errors.by_fidelity(keep_values) if errors.multi else {None: errors.all.result(keep_values)}
 
 
 def evaluate_with_fidelities(potential, graphs: Sequence[Graph], batch_size: int = 8, keep_values: bool = False) -> Dict[str, Any]:
     """Metrics of all ``graphs`` (as :func:`~mlip.train.metrics.evaluate`) plus, for
     multi-fidelity data, each fidelity's as ``"{fidelity}_{metric}"`` (e.g. ``b3lyp_forces_mae_meV/A``)."""
-    if all(g.frame.fidelity is None for g in graphs):
-        return evaluate(potential, graphs, batch_size, keep_values)
-    per = evaluate_by_fidelity(potential, graphs, batch_size, keep_values)
-    groups = {name: [g for g in graphs if g.frame.fidelity == name] for name in per}
-    out: Dict[str, Any] = {}
-    for quantity, unit in _QUANTITIES:
-        mae, rmse = f"{quantity}_mae_{unit}", f"{quantity}_rmse_{unit}"
-        pairs = [(m, _count(groups[name], quantity)) for name, m in per.items() if mae in m]
-        n = sum(c for _, c in pairs)
-        if n:
-            out[mae] = sum(m[mae] * c for m, c in pairs) / n
-            out[rmse] = float(np.sqrt(sum(m[rmse] ** 2 * c for m, c in pairs) / n))
-    if keep_values:
-        out["_values"] = {k: np.concatenate([m["_values"][k] for m in per.values()]) for k in next(iter(per.values()))["_values"]}
-    for name, metrics in per.items():
-        out.update({f"{name}_{k}": v for k, v in metrics.items() if k != "_values"})
-    return out
+    return _errors(potential, graphs, batch_size).pooled(keep_values)
 
 
 def fidelity_frame_counts(train: Sequence[Graph], valid: Sequence[Graph], test: Sequence[Graph]) -> Dict[str, int]:

@@ -15,7 +15,7 @@ import copy
 import math
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -26,7 +26,8 @@ from mlip.potential import Potential
 from mlip.train.checkpoint import load_checkpoint, save_checkpoint, write_metrics_csv
 from mlip.train.config import TrainConfig
 from mlip.train.loss import Loss
-from mlip.train.fidelity_metrics import evaluate_with_fidelities
+from mlip.train.fidelity_metrics import FidelityErrors
+from mlip.train.metrics import predict
 from mlip.train.properties import property_loss_for
 from mlip.train.setup import PreparedData
 
@@ -55,6 +56,7 @@ class Trainer:
             self.scheduler = None
         self.ema = {k: v.detach().clone() for k, v in potential.state_dict().items()}
         self.n_updates = 0
+        self._ema_copy: Optional[Potential] = None
         self.shuffle = torch.Generator().manual_seed(t.seed + 7919 * member)
         self.graphs = data.train
         if t.bootstrap and member > 0:
@@ -105,6 +107,15 @@ class Trainer:
         pot = copy.deepcopy(self.pot)
         pot.load_state_dict(self.ema)
         return pot
+
+    def _ema_for_validation(self) -> Potential:
+        """One copy of the potential, made once and given the current EMA weights each epoch
+        (a deep copy per epoch costs as much as validating a few frames)."""
+        if self._ema_copy is None:
+            self._ema_copy = self.ema_potential()
+        else:
+            self._ema_copy.load_state_dict(self.ema)
+        return self._ema_copy.eval()
 
     # -- loop ------------------------------------------------------------------------------
     def train_epoch(self) -> Dict[str, float]:
@@ -252,17 +263,19 @@ class Trainer:
         raise TrainingError(f"training stopped: non-finite validation loss ({val}) after epoch {self.epoch + 1}. "
                             f"{cause} {self._files_note()}")
 
-    def validation_loss(self, pot: Potential) -> float:
+    def validation(self, pot: Potential) -> Tuple[float, Dict[str, Any]]:
+        """The validation loss and metrics (:mod:`mlip.train.fidelity_metrics`) of ``pot``, from
+        one pass over the validation frames (the training frames when there are none)."""
         graphs = self.data.valid or self.data.train
+        errors = FidelityErrors(graphs)
         total, n = 0.0, 0
-        need_stress = self.cfg.training.loss_config.stress_weight > 0
         for batch in iterate_batches(graphs, self.cfg.training.batch_size, pot.dtype, False, device=pot.device):
-            pred = pot(batch.system, batch.edges, compute_stress=need_stress and bool(batch.stress_mask.any()),
-                       fidelity=batch.fidelity)
+            pred = predict(pot, batch)  # stress wherever labelled: the metrics report it
             loss, _ = self.loss(pred, batch)
             total += float(loss.detach()) * int(batch.n_atoms.numel())
             n += int(batch.n_atoms.numel())
-        return total / max(n, 1)
+            errors.add(pred, batch)
+        return total / max(n, 1), errors.pooled()
 
     def run(self, progress: Optional[Any] = None) -> Path:
         """Train until ``epochs``, early stopping, or ``max_time_s``; returns the best potential path."""
@@ -272,15 +285,14 @@ class Trainer:
             start = time.perf_counter()
             row: Dict[str, Any] = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
             row.update(self.train_epoch())
-            ema_pot = self.ema_potential().eval()
-            val = self.validation_loss(ema_pot)
+            ema_pot = self._ema_for_validation()
+            val, metrics = self.validation(ema_pot)
             if len(self.properties):  # logged next to the frame metrics, and part of the validation loss
                 prop_values = self.properties.values(ema_pot)
                 row.update(prop_values)
                 val += self.properties.weighted_total(prop_values)
             self._check_validation(ema_pot, val)
             row["valid_loss"] = val
-            metrics = evaluate_with_fidelities(ema_pot, self.data.valid or self.data.train, t.batch_size)
             row.update({f"valid_{k}": v for k, v in metrics.items()})
             if self.scheduler is not None:
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

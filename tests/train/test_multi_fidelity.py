@@ -287,3 +287,30 @@ def test_training_with_a_baseline_reports_per_fidelity_and_md_runs_the_chosen_fi
     import yaml
 
     assert yaml.safe_load((tmp_path / "md" / "config.yaml").read_text())["fidelity"] == "low"
+
+
+def test_one_mixed_pass_gives_each_fidelitys_metrics_as_its_frames_alone(tmp_path):
+    """Validation and `mlip eval` score mixed-fidelity batches in one pass: each fidelity's
+    metrics equal those of its frames evaluated alone, and the pooled ones those of all errors."""
+    from mlip.data import build_graphs
+    from mlip.train.fidelity_metrics import evaluate_by_fidelity, evaluate_with_fidelities, read_fidelity_frames
+    from mlip.train.metrics import evaluate
+
+    pot = mf_potential(randomise_high=True)
+    data = labelled_toy_file(tmp_path / "toy.extxyz", mf_potential(seed=5), n=5)
+    frames = read_fidelity_frames(data, ":", ["low=low_energy,low_forces", "high=high_energy,high_forces"], "eV", ["low", "high"])
+    graphs = build_graphs(frames, pot.cutoff)
+    assert [g.frame.fidelity for g in graphs][:4] == ["low", "high", "low", "high"]  # batches of 3 mix them
+    mixed = evaluate_with_fidelities(pot, graphs, batch_size=3)
+    per = evaluate_by_fidelity(pot, graphs, batch_size=3, keep_values=True)
+    assert list(per) == ["low", "high"]
+    for name in ("low", "high"):
+        alone = evaluate(pot.set_fidelity(name), [g for g in graphs if g.frame.fidelity == name], batch_size=2)
+        for key, value in alone.items():
+            assert mixed[f"{name}_{key}"] == pytest.approx(value, rel=1e-10)
+            assert per[name][key] == pytest.approx(value, rel=1e-10)
+    pot.set_fidelity(None)
+    errors = np.concatenate([per[n]["_values"]["forces_pred"] - per[n]["_values"]["forces_ref"] for n in per]) * 1000
+    assert mixed["forces_mae_meV/A"] == pytest.approx(np.abs(errors).mean(), rel=1e-10)
+    assert mixed["forces_rmse_meV/A"] == pytest.approx(np.sqrt((errors**2).mean()), rel=1e-10)
+    assert mixed["energy_mae_meV/atom"] > 0 and "stress_mae_meV/A3" not in mixed
