@@ -64,13 +64,20 @@ def run_config(mode: str, n: int, seed: int, args, out: str) -> dict:
         model["baselines"] = [{"kind": "ase", "calculator": "gfn2-xtb"}]
     else:
         data["fidelities"] = {"xtb": dict(XTB), "b3lyp": {**DFT, "n_train": n}}
-        data["balance_fidelities"] = not args.unbalanced
+        data["balance_fidelities"] = balance(args)
         model["fidelity_coupling"] = args.coupling
     return {"data": data, "model": model,
             "training": {"epochs": 1, "batch_size": args.batch_size, "lr": args.lr, "dtype": "float32", "progress": False,
                          "scheduler": "cosine", "min_lr": args.lr / 100, "early_stopping_patience": None, "seed": seed,
                          "loss": {"energy_weight": 1.0, "forces_weight": 10.0}},
             "output": out}
+
+
+def balance(args):
+    """``data.balance_fidelities`` of the MF runs: true, false (``--unbalanced``) or a share (``--balance``)."""
+    if args.balance is not None:
+        return args.balance
+    return not args.unbalanced
 
 
 def train_one(mode: str, n: int, seed: int, args) -> dict:
@@ -85,7 +92,8 @@ def train_one(mode: str, n: int, seed: int, args) -> dict:
     n_graphs = n
     if mode == "mf":  # all xTB training structures + the N B3LYP frames repeated to the same share
         pool = N_FRAMES - args.n_valid - args.n_test
-        n_graphs = pool + (n if args.unbalanced else n * max(1, round(pool / n)))
+        share = float(balance(args))
+        n_graphs = pool + (n * max(1, round(share * pool / n)) if share else n)
     epochs = max(1, math.ceil(args.steps / math.ceil(n_graphs / args.batch_size)))
     cfg["training"]["epochs"] = epochs
     start, cpu = time.time(), time.process_time()
@@ -262,6 +270,8 @@ def main():
     p.add_argument("--model", default="{}", help='JSON overrides of the model section, e.g. \'{"channels": 32}\'')
     p.add_argument("--coupling", default="rho_delta", choices=("rho_delta", "heads"), help="multi-fidelity model")
     p.add_argument("--unbalanced", action="store_true", help="multi-fidelity without data.balance_fidelities")
+    p.add_argument("--balance", type=float, default=None,
+                   help="data.balance_fidelities as a share in (0, 1] (B3LYP frames repeated up to that share of the xTB count)")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once (one thread each)")
     p.add_argument("--md-steps", type=int, default=200, help="steps of each MD speed run (0: skip)")
     p.add_argument("--tag", default="", help="suffix of the results and run names")
@@ -275,7 +285,7 @@ def main():
     if not args.replot:  # the settings of the runs (kept as they were when only replotting)
         results.update({"data": os.path.relpath(DATA, ROOT), "n_test": args.n_test, "n_valid": args.n_valid, "split_seed": 0,
                         "model": {**MODEL, **json.loads(args.model)}, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "schedule": "cosine",
-                        "seeds_per_point": len(args.seeds), "coupling": args.coupling, "balance_fidelities": not args.unbalanced})
+                        "seeds_per_point": len(args.seeds), "coupling": args.coupling, "balance_fidelities": balance(args)})
     runs = results.setdefault("runs", [])
     if not args.replot:
         if "xtb_check" not in results:

@@ -58,11 +58,17 @@ class DataConfig:
     keys: Dict[str, Any] = field(default_factory=dict)
     # multi-fidelity data: {name: {label keys, loss_weight, n_train, ...}}, lowest first (mlip.data.fidelities)
     fidelities: Optional[Dict[str, Any]] = None
-    balance_fidelities: bool = True  # repeat scarcer fidelities' frames so each fidelity fills an equal share of an epoch
+    # repeat scarcer fidelities' frames: true (= 1.0) so each fills about the most numerous one's
+    # share of an epoch, a number in (0, 1] for that fraction of it, false (= 0) for no repeats
+    balance_fidelities: Union[bool, float] = True
 
     def __post_init__(self):
         if not self.train:
             raise ConfigError("data.train: give the path of the training data file")
+        share = self.balance_fidelities
+        if not isinstance(share, bool) and not (isinstance(share, (int, float)) and 0.0 <= float(share) <= 1.0):
+            raise ConfigError(f"data.balance_fidelities must be true, false or a number in [0, 1] (the share of the most "
+                              f"numerous fidelity's frames each scarcer fidelity is repeated up to), got {share!r}")
 
 
 @dataclass(frozen=True)

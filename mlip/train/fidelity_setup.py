@@ -11,7 +11,10 @@
 * ``data.balance_fidelities`` (default true): each fidelity's training frames are repeated so
   that every fidelity fills about the same share of an epoch (the most numerous sets the
   count). With the per-frame weights (``loss_weight``) the loss is then, in expectation,
-  Σ_f loss_weight_f · L_f / n_fidelities, L_f the mean over fidelity f's frames.
+  Σ_f loss_weight_f · L_f / n_fidelities, L_f the mean over fidelity f's frames. A number s
+  in (0, 1] repeats each scarcer fidelity up to s times the most numerous one's count (a
+  smaller share of each epoch for the scarce, expensive labels; more steps on the abundant
+  ones); false or 0: no repeats, each fidelity in proportion to its frames.
 * A new model starts from: the trunk readout with the lowest fidelity's E0 and force RMS;
   each higher fidelity's δ readout with its own E0, scale = RMS of the force difference to the
   next lower fidelity on structures labelled at both (else its force RMS), ρ = 1, δ's MLP 0.
@@ -64,7 +67,7 @@ def prepare_fidelity_data(cfg: TrainConfig):
     if "avg_num_neighbors" not in cfg.model and not cfg.training.init_from:
         model_cfg = ModelConfig.from_dict({**model_cfg.to_dict(), "avg_num_neighbors": stats.avg_num_neighbors})
     if cfg.data.balance_fidelities:
-        tr = balanced(tr)
+        tr = balanced(tr, float(cfg.data.balance_fidelities))
     return PreparedData(tr, va, te, stats, model_cfg, baselines, per_fidelity)
 
 
@@ -144,15 +147,16 @@ def pooled_statistics(graphs: Sequence[Graph], config: ModelConfig, per_fidelity
                              pooled("stress_rms_eV_per_A3", frames_with("stress")), max(n_edges / max(n_atoms, 1), 1.0))
 
 
-def balanced(graphs: List[Graph]) -> List[Graph]:
-    """Each fidelity's graphs repeated round(n_max / n_f) times (the most numerous once)."""
+def balanced(graphs: List[Graph], share: float = 1.0) -> List[Graph]:
+    """Each fidelity's graphs repeated max(1, round(share · n_max / n_f)) times, n_f its count
+    and n_max the most numerous fidelity's (``share`` 1: every fidelity about n_max frames)."""
     counts: Dict[str, int] = {}
     for g in graphs:
         counts[g.frame.fidelity] = counts.get(g.frame.fidelity, 0) + 1
     n_max = max(counts.values(), default=0)
     out = []
     for g in graphs:
-        out += [g] * max(1, round(n_max / counts[g.frame.fidelity]))
+        out += [g] * max(1, round(share * n_max / counts[g.frame.fidelity]))
     return out
 
 

@@ -314,3 +314,28 @@ def test_one_mixed_pass_gives_each_fidelitys_metrics_as_its_frames_alone(tmp_pat
     assert mixed["forces_mae_meV/A"] == pytest.approx(np.abs(errors).mean(), rel=1e-10)
     assert mixed["forces_rmse_meV/A"] == pytest.approx(np.sqrt((errors**2).mean()), rel=1e-10)
     assert mixed["energy_mae_meV/atom"] > 0 and "stress_mae_meV/A3" not in mixed
+
+
+def test_balance_fidelities_repeats_scarce_frames_up_to_the_given_share(tmp_path):
+    """true: each fidelity about as many frames as the most numerous; a share s: up to s times
+    that; false: no repeats. Bad values are clear errors."""
+    from mlip.train.config import DataConfig
+    from mlip.train.setup import prepare_data
+
+    teacher = mf_potential()
+    data = labelled_toy_file(tmp_path / "toy.extxyz", teacher, n=24)
+    fid = {**FIDELITY_KEYS, "high": {**FIDELITY_KEYS["high"], "n_train": 2}}
+    counts = {}
+    for share in (True, 0.5, 0.3, False):
+        cfg = TrainConfig.from_dict({"data": {"train": data, "n_valid": 2, "n_test": 2, "fidelities": fid,
+                                              "balance_fidelities": share},
+                                     "model": {k: v for k, v in CONFIG.items() if k not in ("elements", "fidelities")},
+                                     "training": {"dtype": "float64"}, "output": str(tmp_path / "run")})
+        train = prepare_data(cfg).train
+        counts[share] = {name: sum(g.frame.fidelity == name for g in train) for name in ("low", "high")}
+    n_low = counts[True]["low"]
+    assert n_low == 20 and all(c["low"] == n_low for c in counts.values())  # the abundant level is never repeated
+    assert [counts[s]["high"] for s in (True, 0.5, 0.3, False)] == [20, 10, 6, 2]  # 2 x round(s * 20 / 2)
+    for bad in (1.5, -0.1, "half"):
+        with pytest.raises(ConfigError, match="data.balance_fidelities must be true, false or a number in"):
+            DataConfig(train=data, balance_fidelities=bad)
