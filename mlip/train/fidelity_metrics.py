@@ -7,7 +7,7 @@ predictions (:class:`FidelityErrors`).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -50,24 +50,32 @@ class FidelityErrors:
         return out
 
 
-def _errors(potential, graphs: Sequence[Graph], batch_size: int) -> FidelityErrors:
+def score(potential, graphs: Sequence[Graph], batch_size: int, loss: Optional[Callable] = None) -> Tuple[FidelityErrors, float]:
+    """One pass of ``potential`` over ``graphs``: their errors and, with ``loss`` (a
+    :class:`mlip.train.loss.Loss`), its mean over the frames (0.0 without one)."""
     errors = FidelityErrors(graphs)
+    total, n = 0.0, 0
     for batch in iterate_batches(graphs, batch_size, potential.dtype, shuffle=False, device=potential.device):
-        errors.add(predict(potential, batch), batch)
-    return errors
+        pred = predict(potential, batch)
+        if loss is not None:
+            value, _ = loss(pred, batch)
+            total += float(value.detach()) * int(batch.n_atoms.numel())
+            n += int(batch.n_atoms.numel())
+        errors.add(pred, batch)
+    return errors, total / max(n, 1)
 
 
 def evaluate_by_fidelity(potential, graphs: Sequence[Graph], batch_size: int = 8, keep_values: bool = False) -> Dict[Optional[str], Dict[str, Any]]:
     """``{fidelity name (None: frames without one): metrics of :func:`mlip.train.metrics.evaluate`}``,
     in the order the fidelities first appear."""
-    errors = _errors(potential, graphs, batch_size)
+    errors, _ = score(potential, graphs, batch_size)
     return errors.by_fidelity(keep_values) if errors.multi else {None: errors.all.result(keep_values)}
 
 
 def evaluate_with_fidelities(potential, graphs: Sequence[Graph], batch_size: int = 8, keep_values: bool = False) -> Dict[str, Any]:
     """Metrics of all ``graphs`` (as :func:`~mlip.train.metrics.evaluate`) plus, for
     multi-fidelity data, each fidelity's as ``"{fidelity}_{metric}"`` (e.g. ``b3lyp_forces_mae_meV/A``)."""
-    return _errors(potential, graphs, batch_size).pooled(keep_values)
+    return score(potential, graphs, batch_size)[0].pooled(keep_values)
 
 
 def fidelity_frame_counts(train: Sequence[Graph], valid: Sequence[Graph], test: Sequence[Graph]) -> Dict[str, int]:

@@ -20,14 +20,13 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from mlip.data.batch import Graph, batch_groups, collate, iterate_batches
+from mlip.data.batch import Graph, batch_groups, collate
 from mlip.errors import TrainingError
 from mlip.potential import Potential
 from mlip.train.checkpoint import load_checkpoint, save_checkpoint, write_metrics_csv
 from mlip.train.config import TrainConfig
 from mlip.train.loss import Loss
-from mlip.train.fidelity_metrics import FidelityErrors
-from mlip.train.metrics import predict
+from mlip.train.fidelity_metrics import score
 from mlip.train.properties import property_loss_for
 from mlip.train.setup import PreparedData
 
@@ -102,19 +101,12 @@ class Trainer:
         self.n_updates = s["n_updates"]
         self.checkpoint_epoch = self.epoch
 
-    def ema_potential(self) -> Potential:
-        """A copy of the potential carrying the EMA weights."""
-        pot = copy.deepcopy(self.pot)
-        pot.load_state_dict(self.ema)
-        return pot
-
     def _ema_for_validation(self) -> Potential:
-        """One copy of the potential, made once and given the current EMA weights each epoch
-        (a deep copy per epoch costs as much as validating a few frames)."""
+        """The potential carrying the EMA weights: one copy, made once and given the current
+        weights each epoch (a deep copy per epoch costs as much as validating a few frames)."""
         if self._ema_copy is None:
-            self._ema_copy = self.ema_potential()
-        else:
-            self._ema_copy.load_state_dict(self.ema)
+            self._ema_copy = copy.deepcopy(self.pot)
+        self._ema_copy.load_state_dict(self.ema)
         return self._ema_copy.eval()
 
     # -- loop ------------------------------------------------------------------------------
@@ -266,16 +258,8 @@ class Trainer:
     def validation(self, pot: Potential) -> Tuple[float, Dict[str, Any]]:
         """The validation loss and metrics (:mod:`mlip.train.fidelity_metrics`) of ``pot``, from
         one pass over the validation frames (the training frames when there are none)."""
-        graphs = self.data.valid or self.data.train
-        errors = FidelityErrors(graphs)
-        total, n = 0.0, 0
-        for batch in iterate_batches(graphs, self.cfg.training.batch_size, pot.dtype, False, device=pot.device):
-            pred = predict(pot, batch)  # stress wherever labelled: the metrics report it
-            loss, _ = self.loss(pred, batch)
-            total += float(loss.detach()) * int(batch.n_atoms.numel())
-            n += int(batch.n_atoms.numel())
-            errors.add(pred, batch)
-        return total / max(n, 1), errors.pooled()
+        errors, loss = score(pot, self.data.valid or self.data.train, self.cfg.training.batch_size, self.loss)
+        return loss, errors.pooled()
 
     def run(self, progress: Optional[Any] = None) -> Path:
         """Train until ``epochs``, early stopping, or ``max_time_s``; returns the best potential path."""
