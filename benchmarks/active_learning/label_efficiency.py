@@ -1,6 +1,8 @@
 """Label efficiency of the active-learning loop against random selection, several seeds.
 
-Runs ``mlip learn`` on configs/learn_small.yaml with ``select.strategy`` uncertainty (the loop)
+Runs ``mlip learn`` on a config (default configs/learn_small.yaml: a small committee from scratch;
+``--config configs/learn_reship.yaml --name reship``: the shipped potential's committee extended
+into its blind spots) with ``select.strategy`` uncertainty (the loop)
 and random (frames drawn uniformly from the same kind of exploration MD), for each seed, then
 prints and writes the curves (test force MAE on the out-of-distribution set vs labelled
 frames, mean ± sample standard deviation over seeds) and the label-efficiency factor: how many
@@ -12,7 +14,7 @@ Usage (from the repository root; runs are resumable, so rerunning continues them
     OMP_NUM_THREADS=1 python benchmarks/active_learning/label_efficiency.py --seeds 0 1 2 --jobs 2
     python benchmarks/active_learning/label_efficiency.py --seeds 0 1 2 --report-only
 
-Results: benchmarks/active_learning/results/label_efficiency.{md,json,png}.
+Results: benchmarks/active_learning/results/label_efficiency{,_NAME}.{md,json,png}.
 """
 from __future__ import annotations
 
@@ -38,14 +40,18 @@ def run_dir(out: str, strategy: str, seed: int) -> str:
     return os.path.join(out, f"{strategy}_s{seed}")
 
 
-def launch(out: str, strategy: str, seed: int) -> int:
+def launch(out: str, strategy: str, seed: int, config_path: str = CONFIG, max_rounds: int = 0) -> int:
     """One loop run (resumed if its folder holds one); returns the exit status."""
     folder = run_dir(out, strategy, seed)
-    with open(CONFIG) as fh:
+    with open(config_path) as fh:
         config = yaml.safe_load(fh)
     config.update(output=folder, seed=seed)
     config["select"]["strategy"] = strategy
-    path = os.path.join(HERE, "configs", f".generated_{strategy}_s{seed}.yaml")  # next to the template: relative paths hold
+    if max_rounds:
+        config["stop"]["max_rounds"] = max_rounds
+    stem = os.path.splitext(os.path.basename(config_path))[0]
+    path = os.path.join(os.path.dirname(os.path.abspath(config_path)),  # next to the template: relative paths hold
+                        f".generated_{stem}_{strategy}_s{seed}.yaml")
     with open(path, "w") as fh:
         yaml.safe_dump(config, fh, sort_keys=False)
     resume = ["--resume"] if os.path.exists(os.path.join(folder, "journal.json")) else []
@@ -77,8 +83,8 @@ def labels_to_reach(labels: np.ndarray, error: np.ndarray, target: float) -> flo
     return float(x0 + (y0 - target) / (y0 - y1) * (x1 - x0)) if y0 != y1 else float(x1)
 
 
-def report(out: str, seeds) -> dict:
-    curves = {s: {seed: read_curve(run_dir(out, s, seed)) for seed in seeds} for s in STRATEGIES}
+def report(out: str, seeds, name: str = "", max_rounds: int = 6) -> dict:
+    curves = {s: {seed: read_curve(run_dir(out, s, seed), max_rounds) for seed in seeds} for s in STRATEGIES}
     summary = {"seeds": list(seeds), "curves": {}, "factor": {}}
     lines = ["| strategy | round | labels (mean) | test force MAE meV/Å (mean ± sd) |", "|---|---|---|---|"]
     for s in STRATEGIES:
@@ -109,11 +115,12 @@ def report(out: str, seeds) -> dict:
         text += f"\nfinite factors: mean {np.mean(finite):.2f}, min {np.min(finite):.2f}"
     print(text)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "label_efficiency.md"), "w") as fh:
+    stem = os.path.join(RESULTS, "label_efficiency" + (f"_{name}" if name else ""))
+    with open(stem + ".md", "w") as fh:
         fh.write(text + "\n")
-    with open(os.path.join(RESULTS, "label_efficiency.json"), "w") as fh:
+    with open(stem + ".json", "w") as fh:
         json.dump(summary, fh, indent=2)
-    plot(curves, seeds, os.path.join(RESULTS, "label_efficiency.png"))
+    plot(curves, seeds, stem + ".png")
     return summary
 
 
@@ -143,17 +150,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1, help="loop runs at a time")
-    parser.add_argument("--out", default=os.path.join(ROOT, "runs", "al_small"))
+    parser.add_argument("--config", default=CONFIG, help="the loop config (template; seed, output and strategy are set per run)")
+    parser.add_argument("--name", default="", help="suffix of the result files (label_efficiency_NAME.*)")
+    parser.add_argument("--max-rounds", type=int, default=6, help="rounds of each run that the report reads")
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES, help="arms to run")
+    parser.add_argument("--random-rounds", type=int, default=0,
+                        help="stop.max_rounds of the random arm (default: the config's), so that it can show how many "
+                             "more labels it needs than the loop")
+    parser.add_argument("--out", default=None, help="runs folder (default runs/al_small, or runs/al_NAME)")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
+    args.out = args.out or os.path.join(ROOT, "runs", f"al_{args.name}" if args.name else "al_small")
     if not args.report_only:
-        jobs = [(s, seed) for seed in args.seeds for s in STRATEGIES]
+        jobs = [(s, seed) for seed in args.seeds for s in args.strategies]
         with ThreadPoolExecutor(args.jobs) as pool:
-            codes = list(pool.map(lambda job: launch(args.out, *job), jobs))
+            codes = list(pool.map(lambda job: launch(
+                args.out, *job, config_path=os.path.abspath(args.config),
+                max_rounds=args.random_rounds if job[0] == "random" else 0), jobs))
         failed = [job for job, code in zip(jobs, codes) if code != 0]
         if failed:
             sys.exit(f"runs failed: {failed} (see their .log files in {args.out})")
-    report(args.out, args.seeds)
+    report(args.out, args.seeds, args.name, args.max_rounds)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Example ``learn.yaml`` (units in the names: K, GPa, fs, Å, eV/Å)::
       committee_size: 4
       retrain: finetune                       # finetune (from last round's members) | scratch
       finetune_epochs: 30
+      explored_weight: 1.0                    # loss weight of the loop's own labels (initial data: 1)
     explore:
       timestep_fs: 2.0
       sample_every_steps: 20
@@ -98,12 +99,16 @@ class RetrainConfig:
     """How each round's committee is trained: ``config`` is an mlip train YAML whose model and
     training sections are used (the loop sets data, output, seed, committee and init_from).
     Round 0 trains from scratch for the template's epochs; later rounds fine-tune each member
-    from its previous version for ``finetune_epochs`` (``retrain: finetune``) or train anew."""
+    from its previous version for ``finetune_epochs`` (``retrain: finetune``) or train anew.
+    ``explored_weight`` multiplies the loss weight of the frames the loop itself labelled
+    (``source: explore``) against the start's frames (weight 1): when a large initial set is
+    extended by a few labels per round, a few fine-tuning epochs otherwise barely see them."""
 
     config: str = ""
     committee_size: int = 4
     retrain: str = "finetune"
     finetune_epochs: Optional[int] = None
+    explored_weight: float = 1.0
 
     def __post_init__(self):
         if not self.config:
@@ -115,6 +120,7 @@ class RetrainConfig:
             raise ConfigError(f"train.retrain must be finetune or scratch, got {self.retrain!r}")
         if self.finetune_epochs is not None:
             _positive("train", "finetune_epochs", self.finetune_epochs, integer=True)
+        _positive("train", "explored_weight", self.explored_weight)
 
 
 @dataclass(frozen=True)

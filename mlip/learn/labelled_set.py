@@ -59,8 +59,8 @@ def write_labelled(path: str, frames: List[Any]) -> None:
 class LabelledStore:
     """The folder of one-frame files behind ``labelled.extxyz`` (see the module docstring)."""
 
-    def __init__(self, folder: str, combined: str):
-        self.folder, self.combined = folder, combined
+    def __init__(self, folder: str, combined: str, explored_weight: float = 1.0):
+        self.folder, self.combined, self.explored_weight = folder, combined, float(explored_weight)
         os.makedirs(folder, exist_ok=True)
 
     def _files(self) -> List[str]:
@@ -80,8 +80,14 @@ class LabelledStore:
         write_labelled(os.path.join(self.folder, f"{len(self):06d}.extxyz"), [atoms])
 
     def write_combined(self) -> List[Any]:
-        """Rebuild ``labelled.extxyz`` from the one-frame files; returns the frames."""
+        """Rebuild ``labelled.extxyz`` from the one-frame files; returns the frames. Frames the
+        loop labelled (``source: explore``) carry ``info["weight"] = explored_weight`` there
+        (the loss weight ``mlip train`` reads) when it is not 1; the one-frame files keep none."""
         frames = self.frames()
+        if self.explored_weight != 1.0:
+            for atoms in frames:
+                if atoms.info.get("source") == "explore":
+                    atoms.info["weight"] = self.explored_weight
         write_labelled(self.combined, frames)
         return frames
 

@@ -60,7 +60,8 @@ class _Loop:
         self.validation = self._fixed_set(cfg.validation, "validation")
         self.test = self._fixed_set(cfg.test, "test")
         self.labelled_path = str(self.out / LABELLED)
-        self.store = labelled_set.LabelledStore(str(self.out / "labelled"), self.labelled_path)
+        self.store = labelled_set.LabelledStore(str(self.out / "labelled"), self.labelled_path,
+                                                cfg.train.explored_weight)
 
     # ---------------------------------------------------------------- inputs
     def _read_starts(self):

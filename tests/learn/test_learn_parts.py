@@ -115,6 +115,7 @@ def test_descriptor_is_invariant_and_discriminates():
     ("explore", {"conditions": [{"structure": 0, "steps": 10}]}, "temperature_K is required"),
     ("explore", {"conditions": [{"structure": 0, "steps": 10, "temperature_K": 300, "pressure": 1}]}, "unknown key"),
     ("stop", {"max_labels": 0}, "max_labels"),
+    ("train", {"config": "train.yaml", "explored_weight": 0}, "explored_weight must be a number > 0"),
     ("select", {"threshold_eV_per_A": 0.1, "max_sigma_eV_per_A": 0.05}, "must be above"),
 ])
 def test_config_errors_name_the_key(tmp_path, section, value, match):
@@ -200,3 +201,22 @@ def test_collapsed_frames_are_not_labelled(tmp_path):
     labelled = read_labelled(str(tmp_path / "out" / "labelled.extxyz"))
     assert [a.info["source"] for a in labelled] == ["initial", "initial"]  # every sample has atoms < 10 Å apart
     assert any("closer than 10 Å left out" in line for line in lines)
+
+
+def test_explored_weight_is_the_loss_weight_of_the_loops_own_labels(tmp_path):
+    """The combined training file gives the loop's labels (source explore) the configured loss
+    weight and the start's frames weight 1, as mlip train reads them; the one-frame files keep none."""
+    from mlip.data import DataKeys, read_frames
+    from mlip.learn.config import LABEL_KEYS
+    from mlip.learn.labelled_set import LabelledStore, with_labels
+    from mlip.learn.oracle import Labels
+
+    atoms = ase.build.bulk("Cu", "fcc", a=3.6, cubic=True)
+    labels = Labels(-1.0, np.zeros((len(atoms), 3)), np.zeros(6))
+    store = LabelledStore(str(tmp_path / "labelled"), str(tmp_path / "labelled.extxyz"), explored_weight=4.0)
+    for source in ("initial", "explore", "initial", "explore"):
+        store.add(with_labels(atoms, labels, 0, "c", 0.1, source, "test"))
+    store.write_combined()
+    weights = [f.weight for f in read_frames(str(tmp_path / "labelled.extxyz"), DataKeys(**LABEL_KEYS))]
+    np.testing.assert_allclose(weights, [1.0, 4.0, 1.0, 4.0])
+    assert all("weight" not in a.info for a in store.frames())
