@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How well a calibrated committee spread predicts the true force error, in and out of distribution.
 
-For each committee (``best.pt`` of a run of committee.yaml; its stored scale is ignored, the raw
+For each committee (``best.pt`` of a run of committee.yaml, or a committee file such as ``mlip learn``'s
+``committee.pt``; its stored scale is ignored, the raw
 spread is refitted here): evaluate the raw spread σ_raw,i and the true error |ΔF_i| (eV/Å) on the
 validation split, the test split and an out-of-distribution EMT set; fit the uncertainty scale on
 the validation split by each method (RMSE matching; coverage of 2σ at 95 % and 90 %) and report on
@@ -39,6 +40,11 @@ METRICS = ("coverage_2sigma", "spearman_frame_mean", "spearman_frame_max", "spea
            "force_error_rms_eV_per_A", "sigma_rms_eV_per_A")
 
 
+def name_of(run: Path) -> str:
+    """A result-file name for a run folder (its name) or a committee file (its folder's name)."""
+    return run.parent.name if run.is_file() else run.name
+
+
 def subset(data: ForceUncertainty, frames: np.ndarray) -> ForceUncertainty:
     keep = np.isin(data.frame, frames)
     return ForceUncertainty(data.sigma_raw[keep], data.error[keep], data.frame[keep])
@@ -50,9 +56,11 @@ def brief(report) -> Dict[str, float]:
 
 def measure(run: Path, sets: Dict[str, str], kinds: List[str], out: Path) -> Dict:
     t0 = time.process_time()
-    pot = load_potential(run / "best.pt").set_uncertainty_scale(1.0)  # raw spread
+    path = run if run.is_file() else run / "best.pt"
+    stored = load_potential(path).uncertainty_scale
+    pot = load_potential(path).set_uncertainty_scale(1.0)  # raw spread
     data = {name: force_uncertainty(pot, build_graphs(read_frames(path, KEYS), pot.cutoff)) for name, path in sets.items()}
-    result: Dict = {"run": str(run), "committee_size": pot.committee_size, "stored_scale": load_potential(run / "best.pt").uncertainty_scale,
+    result: Dict = {"run": str(run), "committee_size": pot.committee_size, "stored_scale": stored,
                     "self_fitted_scale": {n: fit_scale(d.sigma_raw, d.error) for n, d in data.items()}, "methods": {}}
     for method, (how, target) in METHODS.items():
         scale = fit_scale(data["valid"].sigma_raw, data["valid"].error, how, target)
@@ -65,7 +73,7 @@ def measure(run: Path, sets: Dict[str, str], kinds: List[str], out: Path) -> Dic
         result["methods"][method] = {"scale": scale, "sets": per_set}
         if method == "coverage95":  # the default of mlip train / mlip calibrate
             for n, d in data.items():
-                write_calibration_plot(calibration_report(d, scale), out / f"{run.name}_{n}.png", f"{run.name}: {n}")
+                write_calibration_plot(calibration_report(d, scale), out / f"{name_of(run)}_{n}.png", f"{name_of(run)}: {n}")
     result["cpu_s"] = time.process_time() - t0
     return result
 
@@ -119,7 +127,7 @@ def main() -> None:
     results = []
     for run in args.runs:
         r = measure(run, sets, kinds, args.out)
-        (args.out / f"{run.name}.json").write_text(json.dumps(r, indent=1))
+        (args.out / f"{name_of(run)}.json").write_text(json.dumps(r, indent=1))
         print(f"{run}: CPU {r['cpu_s']:.0f} s; " + "; ".join(
             f"{m}: scale {b['scale']:.3g}, test cov {100 * b['sets']['test']['coverage_2sigma']:.1f} % rho "
             f"{b['sets']['test']['spearman_frame_mean']:.2f}, ood cov {100 * b['sets']['ood']['coverage_2sigma']:.1f} % "
