@@ -96,3 +96,17 @@ def test_written_labels_are_emt_on_the_written_positions(ood, tmp_path, monkeypa
         assert abs(ref.get_potential_energy() - a.info["REF_energy"]) < 1e-8
         assert np.abs(ref.get_forces() - a.arrays["REF_forces"]).max() < 1e-6
         assert np.abs(ref.get_stress(voigt=True) - a.info["REF_stress"]).max() < 1e-8
+
+
+@pytest.mark.parametrize("name", ["ood_test.extxyz", "ood_independent.extxyz"])
+def test_shipped_ood_sets_carry_emt_labels_of_their_positions(name):
+    """The committed sets: 48 frames, 12 of each kind, labels EMT's on the stored positions
+    (one frame per run checked, to stay fast)."""
+    frames = ase.io.read(SCRIPT.parent / "data" / name, ":")
+    kinds = [a.info["kind"] for a in frames]
+    assert len(frames) == 48 and all(kinds.count(k) == 12 for k in set(kinds)) and len(set(kinds)) == 4
+    for a in frames[::3]:
+        ref = a.copy()
+        ref.calc = EMT()
+        assert abs(ref.get_potential_energy() - a.info["REF_energy"]) < 1e-6
+        assert np.abs(ref.get_forces() - a.arrays["REF_forces"]).max() < 1e-5

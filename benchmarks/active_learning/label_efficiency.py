@@ -83,8 +83,12 @@ def labels_to_reach(labels: np.ndarray, error: np.ndarray, target: float) -> flo
     return float(x0 + (y0 - target) / (y0 - y1) * (x1 - x0)) if y0 != y1 else float(x1)
 
 
-def report(out: str, seeds, name: str = "", max_rounds: int = 6) -> dict:
+def report(out: str, seeds, name: str = "", max_rounds: int = 6, added_only: bool = False) -> dict:
+    """Curves and factors; with ``added_only`` labels are counted from the start's (round 0's)
+    set, i.e. only the frames the loop labelled (for a run that starts from ``initial_data``)."""
     curves = {s: {seed: read_curve(run_dir(out, s, seed), max_rounds) for seed in seeds} for s in STRATEGIES}
+    if added_only:
+        curves = {s: {seed: (c[0] - c[0][0], c[1]) for seed, c in per.items()} for s, per in curves.items()}
     summary = {"seeds": list(seeds), "curves": {}, "factor": {}}
     lines = ["| strategy | round | labels (mean) | test force MAE meV/Å (mean ± sd) |", "|---|---|---|---|"]
     for s in STRATEGIES:
@@ -138,7 +142,8 @@ def plot(curves, seeds, path: str) -> None:
         sd = errors.std(axis=0, ddof=1) if len(seeds) > 1 else np.zeros(n)
         ax.errorbar(labels, errors.mean(axis=0), yerr=sd, fmt="o-", capsize=3, color=colour,
                     label=f"{'active learning' if s == 'uncertainty' else 'random frames'} ({len(seeds)} seeds)")
-    ax.set_xlabel("labelled frames")
+    ax.set_xlabel("labelled frames" + (" (added by the loop)" if min(
+        curves[s][seed][0][0] for s in STRATEGIES for seed in seeds) == 0 else ""))
     ax.set_ylabel("test force MAE, OOD set (meV/Å)")
     ax.set_yscale("log")
     ax.legend()
@@ -153,6 +158,8 @@ def main() -> None:
     parser.add_argument("--config", default=CONFIG, help="the loop config (template; seed, output and strategy are set per run)")
     parser.add_argument("--name", default="", help="suffix of the result files (label_efficiency_NAME.*)")
     parser.add_argument("--max-rounds", type=int, default=6, help="rounds of each run that the report reads")
+    parser.add_argument("--added-labels", action="store_true",
+                        help="count labels from the start's set (a run from initial_data: only the loop's own labels)")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES, help="arms to run")
     parser.add_argument("--random-rounds", type=int, default=0,
                         help="stop.max_rounds of the random arm (default: the config's), so that it can show how many "
@@ -170,7 +177,7 @@ def main() -> None:
         failed = [job for job, code in zip(jobs, codes) if code != 0]
         if failed:
             sys.exit(f"runs failed: {failed} (see their .log files in {args.out})")
-    report(args.out, args.seeds, args.name, args.max_rounds)
+    report(args.out, args.seeds, args.name, args.max_rounds, args.added_labels)
 
 
 if __name__ == "__main__":
