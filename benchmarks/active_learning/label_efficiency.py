@@ -124,11 +124,11 @@ def report(out: str, seeds, name: str = "", max_rounds: int = 6, added_only: boo
         fh.write(text + "\n")
     with open(stem + ".json", "w") as fh:
         json.dump(summary, fh, indent=2)
-    plot(curves, seeds, stem + ".png")
+    plot(curves, seeds, stem + ".png", added_only)
     return summary
 
 
-def plot(curves, seeds, path: str) -> None:
+def plot(curves, seeds, path: str, added_only: bool = False) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,8 +142,7 @@ def plot(curves, seeds, path: str) -> None:
         sd = errors.std(axis=0, ddof=1) if len(seeds) > 1 else np.zeros(n)
         ax.errorbar(labels, errors.mean(axis=0), yerr=sd, fmt="o-", capsize=3, color=colour,
                     label=f"{'active learning' if s == 'uncertainty' else 'random frames'} ({len(seeds)} seeds)")
-    ax.set_xlabel("labelled frames" + (" (added by the loop)" if min(
-        curves[s][seed][0][0] for s in STRATEGIES for seed in seeds) == 0 else ""))
+    ax.set_xlabel("labelled frames" + (" (added by the loop)" if added_only else ""))
     ax.set_ylabel("test force MAE, OOD set (meV/Å)")
     ax.set_yscale("log")
     ax.legend()

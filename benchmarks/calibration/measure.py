@@ -57,8 +57,9 @@ def brief(report) -> Dict[str, float]:
 def measure(run: Path, sets: Dict[str, str], kinds: List[str], out: Path) -> Dict:
     t0 = time.process_time()
     path = run if run.is_file() else run / "best.pt"
-    stored = load_potential(path).uncertainty_scale
-    pot = load_potential(path).set_uncertainty_scale(1.0)  # raw spread
+    pot = load_potential(path)
+    stored = pot.uncertainty_scale
+    pot.set_uncertainty_scale(1.0)  # raw spread
     data = {name: force_uncertainty(pot, build_graphs(read_frames(path, KEYS), pot.cutoff)) for name, path in sets.items()}
     result: Dict = {"run": str(run), "committee_size": pot.committee_size, "stored_scale": stored,
                     "self_fitted_scale": {n: fit_scale(d.sigma_raw, d.error) for n, d in data.items()}, "methods": {}}

@@ -92,8 +92,9 @@ def train_one(mode: str, n: int, seed: int, args) -> dict:
     n_graphs = n
     if mode == "mf":  # all xTB training structures + the N B3LYP frames repeated to the same share
         pool = N_FRAMES - args.n_valid - args.n_test
-        share = float(balance(args))
-        n_graphs = pool + (n * max(1, round(share * pool / n)) if share else n)
+        from mlip.train.fidelity_setup import repeats
+
+        n_graphs = pool + n * repeats(float(balance(args)), pool, n)
     epochs = max(1, math.ceil(args.steps / math.ceil(n_graphs / args.batch_size)))
     cfg["training"]["epochs"] = epochs
     start, cpu = time.time(), time.process_time()

@@ -147,16 +147,22 @@ def pooled_statistics(graphs: Sequence[Graph], config: ModelConfig, per_fidelity
                              pooled("stress_rms_eV_per_A3", frames_with("stress")), max(n_edges / max(n_atoms, 1), 1.0))
 
 
+def repeats(share: float, n_max: int, n_f: int) -> int:
+    """How often :func:`balanced` repeats each frame of a fidelity with ``n_f`` frames when the
+    most numerous has ``n_max``: max(1, round(share · n_max / n_f))."""
+    return max(1, round(share * n_max / n_f))
+
+
 def balanced(graphs: List[Graph], share: float = 1.0) -> List[Graph]:
-    """Each fidelity's graphs repeated max(1, round(share · n_max / n_f)) times, n_f its count
-    and n_max the most numerous fidelity's (``share`` 1: every fidelity about n_max frames)."""
+    """Each fidelity's graphs repeated :func:`repeats` times, n_f its count and n_max the most
+    numerous fidelity's (``share`` 1: every fidelity about n_max frames)."""
     counts: Dict[str, int] = {}
     for g in graphs:
         counts[g.frame.fidelity] = counts.get(g.frame.fidelity, 0) + 1
     n_max = max(counts.values(), default=0)
     out = []
     for g in graphs:
-        out += [g] * max(1, round(share * n_max / counts[g.frame.fidelity]))
+        out += [g] * repeats(share, n_max, counts[g.frame.fidelity])
     return out
 
 
